@@ -1,0 +1,33 @@
+# Set-up and build from a fresh clone: `make release` (the main job) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: release build validate test lint clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+release: $(STAMP)
+	$(BIN)/pedall validate
+	$(BIN)/pedall build
+
+build: release
+
+validate: $(STAMP)
+	$(BIN)/pedall validate
+
+test: $(STAMP)
+	$(BIN)/ruff check scripts tests
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check scripts tests
+
+clean:
+	rm -rf $(VENV) dist

@@ -1,0 +1,1 @@
+"""Layered validation: Table Schema (frictionless) -> column and cross-column rules (pandera) -> cross-table rules."""

@@ -1,0 +1,69 @@
+"""Build the DuckDB database: typed tables with keys, comments on everything, and the views."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from .package import Package, Table
+
+_DUCK = {"integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "string": "VARCHAR"}
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def enum_type_name(table: Table, column: str) -> str:
+    return f"{table.name}_{column}"
+
+
+def ddl(pkg: Package) -> list[str]:
+    """CREATE TYPE / CREATE TABLE / COMMENT statements, in foreign-key order."""
+    stmts: list[str] = []
+    for t in pkg.creation_order():
+        cols = []
+        for f in t.fields:
+            if f.enum:
+                stmts.append(f"CREATE TYPE {enum_type_name(t, f.name)} AS ENUM "
+                             f"({', '.join(_q(v) for v in f.enum)})")
+                typ = enum_type_name(t, f.name)
+            else:
+                typ = _DUCK[f.type]
+            cols.append(f"{_ident(f.name)} {typ}{' NOT NULL' if f.required else ''}")
+        cols.append(f"PRIMARY KEY ({', '.join(_ident(c) for c in t.primary_key)})")
+        for fk in t.foreign_keys:
+            if fk.resource == t.name:
+                continue
+            cols.append(f"FOREIGN KEY ({', '.join(map(_ident, fk.fields))}) REFERENCES "
+                        f"{_ident(fk.resource)} ({', '.join(map(_ident, fk.reference_fields))})")
+        stmts.append(f"CREATE TABLE {_ident(t.name)} (\n  " + ",\n  ".join(cols) + "\n)")
+        stmts.append(f"COMMENT ON TABLE {_ident(t.name)} IS {_q(t.title + ': ' + t.description)}")
+        for f in t.fields:
+            stmts.append(f"COMMENT ON COLUMN {_ident(t.name)}.{_ident(f.name)} IS {_q(f.description)}")
+    return stmts
+
+
+def views_sql() -> str:
+    return resources.files("pedall").joinpath("sql/views.sql").read_text(encoding="utf-8")
+
+
+def build(pkg: Package, parquet_dir: Path, path: Path) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        for stmt in ddl(pkg):
+            con.execute(stmt)
+        for t in pkg.creation_order():
+            src = parquet_dir / f"{t.name}.parquet"
+            cols = ", ".join(_ident(f.name) for f in t.fields)
+            con.execute(f"INSERT INTO {_ident(t.name)} ({cols}) SELECT {cols} FROM read_parquet({_q(str(src))})")
+        con.execute(views_sql())
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()

@@ -1,0 +1,130 @@
+"""Read datapackage.json and the Table Schemas: the single source of truth for every table.
+
+Everything else (frictionless validation, pandera checks, Parquet and DuckDB types, the data
+dictionary) is derived from the objects defined here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    description: str
+    required: bool = False
+    unique: bool = False
+    enum: tuple[str, ...] | None = None
+    pattern: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @classmethod
+    def from_descriptor(cls, d: dict[str, Any]) -> Field:
+        c = d.get("constraints", {})
+        enum = c.get("enum")
+        return cls(
+            name=d["name"],
+            type=d.get("type", "string"),
+            description=d.get("description", ""),
+            required=bool(c.get("required", False)),
+            unique=bool(c.get("unique", False)),
+            enum=tuple(enum) if enum else None,
+            pattern=c.get("pattern"),
+            minimum=c.get("minimum"),
+            maximum=c.get("maximum"),
+        )
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    fields: tuple[str, ...]
+    resource: str
+    reference_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    description: str
+    path: str  # relative to the package root
+    schema_path: str
+    fields: tuple[Field, ...]
+    primary_key: tuple[str, ...]
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    schema: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no field {name!r}")
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+@dataclass(frozen=True)
+class Package:
+    root: Path
+    descriptor: dict[str, Any]
+    tables: dict[str, Table]
+
+    @property
+    def version(self) -> str:
+        return str(self.descriptor["version"])
+
+    def creation_order(self) -> list[Table]:
+        """Tables ordered so that every table comes after the tables its foreign keys reference."""
+        done: list[str] = []
+        pending = list(self.tables)
+        while pending:
+            for name in pending:
+                deps = {fk.resource for fk in self.tables[name].foreign_keys} - {name}
+                if deps <= set(done):
+                    done.append(name)
+                    pending.remove(name)
+                    break
+            else:
+                raise ValueError(f"foreign keys form a cycle among {pending}")
+        return [self.tables[n] for n in done]
+
+
+def load_package(root: Path | str) -> Package:
+    root = Path(root)
+    descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
+    tables: dict[str, Table] = {}
+    for res in descriptor["resources"]:
+        schema_ref = res["schema"]
+        schema = json.loads((root / schema_ref).read_text(encoding="utf-8"))
+        fks = tuple(
+            ForeignKey(
+                fields=tuple(_as_list(fk["fields"])),
+                resource=fk["reference"]["resource"],
+                reference_fields=tuple(_as_list(fk["reference"]["fields"])),
+            )
+            for fk in schema.get("foreignKeys", [])
+        )
+        tables[res["name"]] = Table(
+            name=res["name"],
+            title=res.get("title", res["name"]),
+            description=res.get("description", ""),
+            path=res["path"],
+            schema_path=schema_ref,
+            fields=tuple(Field.from_descriptor(f) for f in schema["fields"]),
+            primary_key=tuple(_as_list(schema["primaryKey"])),
+            foreign_keys=fks,
+            schema=schema,
+        )
+    return Package(root=root, descriptor=descriptor, tables=tables)
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)

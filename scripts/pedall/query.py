@@ -1,0 +1,39 @@
+"""`pedall query`: run SQL against a built database and print the result."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import duckdb
+
+
+def run(db: Path, sql: str, fmt: str = "table") -> str:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cur = con.execute(sql)
+        cols = [c[0] for c in cur.description] if cur.description else []
+        rows = cur.fetchall()
+    finally:
+        con.close()
+    if fmt == "json":
+        return json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
+        w.writerows(["" if v is None else v for v in r] for r in rows)
+        return buf.getvalue()
+    return _table(cols, rows)
+
+
+def _table(cols: list[str], rows: list[tuple]) -> str:
+    cells = [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)

@@ -1,0 +1,133 @@
+-- Views of the pedall database. Each view is documented with COMMENT ON VIEW below.
+
+-- Publication order within a study: newest data cutoff first, else newest year.
+-- data_cutoff is an ISO date or year-month, so text order is time order.
+CREATE VIEW publication_recency AS
+SELECT p.publication_id, p.study_id,
+       row_number() OVER (PARTITION BY p.study_id
+                          ORDER BY p.data_cutoff DESC NULLS LAST, p.year DESC, p.publication_id DESC) AS recency_rank
+FROM publications p;
+
+CREATE VIEW latest_outcomes AS
+SELECT * EXCLUDE (rn) FROM (
+  SELECT a.study_id, a.product_id, o.*, p.year, p.data_cutoff, r.recency_rank,
+         row_number() OVER (
+           PARTITION BY a.study_id, o.arm_id, o.comparator_arm_id, o.measure, o.analysis_population,
+                        o.subgroup, o.analysis_variant, o.estimate_type, o.timepoint_months
+           ORDER BY r.recency_rank) AS rn
+  FROM outcomes o
+  JOIN arms a USING (arm_id)
+  JOIN publications p USING (publication_id)
+  JOIN publication_recency r USING (publication_id)
+) WHERE rn = 1;
+
+-- Proportions with events and totals, from outcomes and adverse events, with a Wilson 95% CI and
+-- metafor's logit (measure = "PLO"): 0.5 is added to both cells only when one of them is zero.
+CREATE VIEW binary_outcomes AS
+WITH rows AS (
+  SELECT 'outcomes' AS source_table, o.outcome_id AS row_id, o.publication_id, o.arm_id,
+         o.measure, CAST(NULL AS VARCHAR) AS event, CAST(NULL AS BIGINT) AS grade_min,
+         CAST(NULL AS BIGINT) AS grade_max, CAST(NULL AS VARCHAR) AS grading_system,
+         CAST(o.analysis_population AS VARCHAR) AS analysis_population, o.subgroup,
+         o.timepoint_months, CAST(o.timepoint_anchor AS VARCHAR) AS timepoint_anchor, o.analysis_variant,
+         o.n_events AS xi, o.n_total AS ni, o.estimate AS reported_percent, o.source_location, o.value_origin
+  FROM outcomes o
+  WHERE o.estimate_type = 'proportion' AND o.n_events IS NOT NULL AND o.n_total > 0
+  UNION ALL
+  SELECT 'adverse_events', e.ae_id, e.publication_id, e.arm_id,
+         e.event || '_grade_' || e.grade_min || '_' || e.grade_max, e.event, e.grade_min, e.grade_max,
+         CAST(e.grading_system AS VARCHAR), CAST(e.analysis_population AS VARCHAR), NULL, NULL, NULL, NULL,
+         e.n_events, e.n_total, e.estimate, e.source_location, e.value_origin
+  FROM adverse_events e
+  WHERE e.n_events IS NOT NULL AND e.n_total > 0
+), adj AS (
+  SELECT *, xi / ni AS p,
+         CASE WHEN xi = 0 OR xi = ni THEN xi + 0.5 ELSE xi END AS xa,
+         CASE WHEN xi = 0 OR xi = ni THEN ni + 1.0 ELSE ni END AS na
+  FROM rows
+)
+SELECT a.study_id, a.product_id, adj.arm_id, adj.source_table, adj.row_id, adj.measure, adj.event,
+       adj.grade_min, adj.grade_max, adj.grading_system, adj.analysis_population, adj.subgroup,
+       adj.timepoint_months, adj.timepoint_anchor, adj.analysis_variant, adj.xi, adj.ni, adj.reported_percent,
+       100 * adj.p AS proportion_percent,
+       100 * (adj.p + 1.959963984540054 ^ 2 / (2 * adj.ni)
+              - 1.959963984540054 * sqrt(adj.p * (1 - adj.p) / adj.ni + 1.959963984540054 ^ 2 / (4 * adj.ni ^ 2)))
+           / (1 + 1.959963984540054 ^ 2 / adj.ni) AS wilson_lower_percent,
+       100 * (adj.p + 1.959963984540054 ^ 2 / (2 * adj.ni)
+              + 1.959963984540054 * sqrt(adj.p * (1 - adj.p) / adj.ni + 1.959963984540054 ^ 2 / (4 * adj.ni ^ 2)))
+           / (1 + 1.959963984540054 ^ 2 / adj.ni) AS wilson_upper_percent,
+       ln(adj.xa / (adj.na - adj.xa)) AS yi,
+       1 / adj.xa + 1 / (adj.na - adj.xa) AS vi,
+       adj.publication_id, adj.source_location, adj.value_origin
+FROM adj
+JOIN arms a USING (arm_id);
+
+-- Survival and cumulative-incidence estimates at time points. The standard error is derived from
+-- a reported CI as (upper - lower) / (2 z), on the percent scale, assuming a symmetric interval.
+CREATE VIEW survival_outcomes AS
+SELECT a.study_id, a.product_id, o.arm_id, o.outcome_id, o.measure, o.analysis_population, o.subgroup,
+       o.analysis_variant,
+       o.estimate_type, o.timepoint_months, o.timepoint_anchor, o.n_total, o.estimate AS estimate_percent,
+       o.ci_level, o.ci_lower, o.ci_upper,
+       CASE WHEN o.ci_lower IS NOT NULL AND o.ci_upper IS NOT NULL AND o.ci_level IS NOT NULL
+            THEN (o.ci_upper - o.ci_lower) / (2 * CASE o.ci_level WHEN 95 THEN 1.959963984540054
+                                                                WHEN 90 THEN 1.6448536269514722
+                                                                WHEN 99 THEN 2.5758293035489004 END)
+       END AS se_percent,
+       o.publication_id, o.source_location, o.value_origin, o.note
+FROM outcomes o
+JOIN arms a USING (arm_id)
+WHERE o.estimate_type IN ('kaplan_meier', 'cumulative_incidence') AND o.timepoint_months IS NOT NULL;
+
+-- One row per study, figures taken from its summary arm (pooled, else single arm, else the first
+-- experimental arm) and from the newest publication that reports each figure.
+CREATE VIEW study_summary AS
+WITH summary_arm AS (
+  SELECT study_id, arm_id, product_id FROM (
+    SELECT a.*, row_number() OVER (PARTITION BY study_id ORDER BY
+             CASE role WHEN 'pooled' THEN 0 WHEN 'single_arm' THEN 1 WHEN 'experimental' THEN 2 ELSE 3 END,
+             arm_id) AS rn
+    FROM arms a) WHERE rn = 1
+), flow AS (
+  -- N treated: infused (cell therapies) or treated, from the newest publication reporting it.
+  SELECT f.arm_id, arg_min(f.n, r.recency_rank) AS n_treated
+  FROM participant_flow f JOIN publication_recency r USING (publication_id)
+  WHERE f.stage IN ('infused', 'treated')
+  GROUP BY f.arm_id
+), eff AS (
+  SELECT arm_id,
+    arg_min(estimate, recency_rank) FILTER (WHERE measure = 'cr_cri' AND estimate_type = 'proportion'
+        AND subgroup IS NULL AND analysis_population IN ('infused', 'treated', 'evaluable')) AS cr_cri_percent,
+    arg_min(estimate, recency_rank) FILTER (WHERE measure = 'efs' AND estimate_type = 'kaplan_meier'
+        AND timepoint_months = 12 AND subgroup IS NULL AND analysis_variant IS NULL) AS efs_12m_percent,
+    arg_min(estimate, recency_rank) FILTER (WHERE measure = 'os' AND estimate_type = 'kaplan_meier'
+        AND timepoint_months = 12 AND subgroup IS NULL AND analysis_variant IS NULL) AS os_12m_percent
+  FROM latest_outcomes GROUP BY arm_id
+), tox AS (
+  SELECT e.arm_id,
+    arg_min(e.estimate, r.recency_rank) FILTER (WHERE e.event = 'crs' AND e.grade_min = 3 AND e.grade_max = 5)
+        AS crs_grade3plus_percent,
+    arg_min(e.estimate, r.recency_rank) FILTER (WHERE e.event IN ('neurologic_event', 'icans')
+                                               AND e.grade_min = 3 AND e.grade_max = 5)
+        AS neurotox_grade3plus_percent
+  FROM adverse_events e JOIN publication_recency r USING (publication_id)
+  GROUP BY e.arm_id
+)
+SELECT s.study_id, s.acronym, sa.product_id, p.name AS product_name, s.design, s.phase,
+       s.intervention_class, s.setting, sa.arm_id AS summary_arm_id,
+       (SELECT count(*) FROM publications pu WHERE pu.study_id = s.study_id) AS n_publications,
+       flow.n_treated, eff.cr_cri_percent, eff.efs_12m_percent, eff.os_12m_percent,
+       tox.crs_grade3plus_percent, tox.neurotox_grade3plus_percent
+FROM studies s
+LEFT JOIN summary_arm sa USING (study_id)
+LEFT JOIN products p ON p.product_id = sa.product_id
+LEFT JOIN flow ON flow.arm_id = sa.arm_id
+LEFT JOIN eff ON eff.arm_id = sa.arm_id
+LEFT JOIN tox ON tox.arm_id = sa.arm_id
+ORDER BY s.study_id;
+
+COMMENT ON VIEW publication_recency IS 'Publications ranked within their study: 1 = newest data cutoff (else newest year).';
+COMMENT ON VIEW latest_outcomes IS 'For each study, arm, comparator, measure, population, subgroup, estimate type and time point, the outcome row from the newest publication, so that pooled analyses count each trial once.';
+COMMENT ON VIEW binary_outcomes IS 'Every outcome (estimate_type proportion) and adverse-event figure with events (xi) and total (ni): proportion, Wilson 95% CI in percent, and metafor PLO logit yi with sampling variance vi (0.5 added to both cells only when a cell is zero).';
+COMMENT ON VIEW survival_outcomes IS 'Kaplan-Meier and cumulative-incidence estimates at time points (percent) with CIs and a standard error derived from the CI assuming symmetry on the percent scale.';
+COMMENT ON VIEW study_summary IS 'One row per study: product, design, N treated or infused, CR/CRi, 12-month EFS and OS, grade >=3 CRS and neurotoxicity of its summary arm (pooled, else single arm, else first experimental arm), where reported; figures from the newest publication reporting them.';
