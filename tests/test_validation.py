@@ -119,7 +119,7 @@ def _grades(r: Path) -> tuple[str, str]:
 def _count_or_value(r: Path) -> tuple[str, str]:
     add_row(r, "characteristics", publication_id="maude-2018-nejm", arm_id="eliana/tisagenlecleucel",
             population="infused", characteristic="female", source_location="table_1", value_origin="reported")
-    line = line_of(r, "characteristics", characteristic="female")
+    line = line_of(r, "characteristics", publication_id="maude-2018-nejm", characteristic="female")
     return f"data/characteristics.csv:{line}: value:", "count-or-value"
 
 
@@ -204,3 +204,13 @@ def test_build_of_invalid_data_writes_nothing(repo: Path, tmp_path: Path) -> Non
     assert res.returncode == 1
     assert "[percent-agrees-with-counts]" in res.stderr
     assert not dist.exists() or not any(dist.iterdir())
+
+
+def test_source_discrepancy_flag_exempts_only_the_flagged_row(repo: Path) -> None:
+    # The flag records that the source itself prints a percent its counts do not give; the
+    # percent rule then leaves that row alone, and only that row.
+    line = set_cell(repo, "outcomes", CR, estimate="85", source_discrepancy="true")
+    assert problems(repo) == []
+    set_cell(repo, "outcomes", CR, source_discrepancy="")
+    assert f"{OUT}:{line}: estimate: 85.0 does not round from 61/75 = 81.333% [percent-agrees-with-counts]" \
+        in problems(repo)

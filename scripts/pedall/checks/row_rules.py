@@ -45,7 +45,9 @@ def _percent_agrees(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
     # (to as many decimals as it printed). Only plain proportions: a KM estimate is not events/total.
     is_prop = df["estimate_type"].eq("proportion").fillna(False) if "estimate_type" in df else True
     has_all = df["n_events"].notna() & df["n_total"].notna() & df["estimate"].notna() & df["n_total"].gt(0)
-    mask = (has_all & is_prop).fillna(False).astype(bool)
+    # A row flagged as a discrepancy of the source itself keeps its printed values unchecked.
+    flagged = df["source_discrepancy"].fillna(False).astype(bool)
+    mask = (has_all & is_prop & ~flagged).fillna(False).astype(bool)
     ok = pd.Series(True, index=df.index)
     if not mask.any():
         return ok

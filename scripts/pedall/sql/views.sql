@@ -79,15 +79,18 @@ FROM outcomes o
 JOIN arms a USING (arm_id)
 WHERE o.estimate_type IN ('kaplan_meier', 'cumulative_incidence') AND o.timepoint_months IS NOT NULL;
 
--- One row per study, figures taken from its summary arm (pooled, else single arm, else the first
--- experimental arm) and from the newest publication that reports each figure.
+-- One row per study, figures taken from its summary arm (pooled dose cohorts, else single arm, else
+-- the first experimental arm) and from the newest publication that reports each figure.
 CREATE VIEW study_summary AS
 WITH summary_arm AS (
+  -- A pooled group summarises dose cohorts; in a randomized trial it only groups a stratum's arms,
+  -- so there the first experimental arm is the summary arm.
   SELECT study_id, arm_id, product_id FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY study_id ORDER BY
-             CASE role WHEN 'pooled' THEN 0 WHEN 'single_arm' THEN 1 WHEN 'experimental' THEN 2 ELSE 3 END,
-             arm_id) AS rn
-    FROM arms a) WHERE rn = 1
+    SELECT a.*, row_number() OVER (PARTITION BY a.study_id ORDER BY
+             CASE WHEN a.role = 'pooled' AND s.design <> 'randomized' THEN 0
+                  WHEN a.role = 'single_arm' THEN 1 WHEN a.role = 'experimental' THEN 2 ELSE 3 END,
+             a.arm_id) AS rn
+    FROM arms a JOIN studies s USING (study_id)) WHERE rn = 1
 ), flow AS (
   -- N treated: infused (cell therapies) or treated, from the newest publication reporting it.
   SELECT f.arm_id, arg_min(f.n, r.recency_rank) AS n_treated
@@ -96,8 +99,8 @@ WITH summary_arm AS (
   GROUP BY f.arm_id
 ), eff AS (
   SELECT arm_id,
-    arg_min(estimate, recency_rank) FILTER (WHERE measure = 'cr_cri' AND estimate_type = 'proportion'
-        AND subgroup IS NULL AND analysis_population IN ('infused', 'treated', 'evaluable')) AS cr_cri_percent,
+    arg_min(coalesce(estimate, 100.0 * n_events / n_total), recency_rank) FILTER (WHERE measure = 'cr_cri'
+        AND estimate_type = 'proportion' AND subgroup IS NULL AND analysis_population IN ('infused', 'treated', 'evaluable')) AS cr_cri_percent,
     arg_min(estimate, recency_rank) FILTER (WHERE measure = 'efs' AND estimate_type = 'kaplan_meier'
         AND timepoint_months = 12 AND subgroup IS NULL AND analysis_variant IS NULL) AS efs_12m_percent,
     arg_min(estimate, recency_rank) FILTER (WHERE measure = 'os' AND estimate_type = 'kaplan_meier'
@@ -105,10 +108,12 @@ WITH summary_arm AS (
   FROM latest_outcomes GROUP BY arm_id
 ), tox AS (
   SELECT e.arm_id,
-    arg_min(e.estimate, r.recency_rank) FILTER (WHERE e.event = 'crs' AND e.grade_min = 3 AND e.grade_max = 5)
+    -- a percent the source did not print is derived from its counts
+    arg_min(coalesce(e.estimate, 100.0 * e.n_events / e.n_total), r.recency_rank)
+        FILTER (WHERE e.event = 'crs' AND e.grade_min = 3 AND e.grade_max = 5)
         AS crs_grade3plus_percent,
-    arg_min(e.estimate, r.recency_rank) FILTER (WHERE e.event IN ('neurologic_event', 'icans')
-                                               AND e.grade_min = 3 AND e.grade_max = 5)
+    arg_min(coalesce(e.estimate, 100.0 * e.n_events / e.n_total), r.recency_rank)
+        FILTER (WHERE e.event IN ('neurologic_event', 'icans') AND e.grade_min = 3 AND e.grade_max = 5)
         AS neurotox_grade3plus_percent
   FROM adverse_events e JOIN publication_recency r USING (publication_id)
   GROUP BY e.arm_id
@@ -130,4 +135,4 @@ COMMENT ON VIEW publication_recency IS 'Publications ranked within their study: 
 COMMENT ON VIEW latest_outcomes IS 'For each study, arm, comparator, measure, population, subgroup, estimate type and time point, the outcome row from the newest publication, so that pooled analyses count each trial once.';
 COMMENT ON VIEW binary_outcomes IS 'Every outcome (estimate_type proportion) and adverse-event figure with events (xi) and total (ni): proportion, Wilson 95% CI in percent, and metafor PLO logit yi with sampling variance vi (0.5 added to both cells only when a cell is zero).';
 COMMENT ON VIEW survival_outcomes IS 'Kaplan-Meier and cumulative-incidence estimates at time points (percent) with CIs and a standard error derived from the CI assuming symmetry on the percent scale.';
-COMMENT ON VIEW study_summary IS 'One row per study: product, design, N treated or infused, CR/CRi, 12-month EFS and OS, grade >=3 CRS and neurotoxicity of its summary arm (pooled, else single arm, else first experimental arm), where reported; figures from the newest publication reporting them.';
+COMMENT ON VIEW study_summary IS 'One row per study: product, design, N treated or infused, CR/CRi, 12-month EFS and OS, grade >=3 CRS and neurotoxicity of its summary arm (pooled dose cohorts, else single arm, else first experimental arm), where reported; figures from the newest publication reporting them.';
