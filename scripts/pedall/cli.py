@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from .metadata import ReleaseError
 from .package import load_package
 from .problems import DataInvalid
+from .snapshot import SnapshotError
 
 
 def _root() -> Path:
@@ -27,11 +29,20 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("validate", help="check the data against schemas and rules; list every problem")
     b = sub.add_parser("build", help="validate and write dist/pedall-<version>/, its zip and DuckDB file")
     b.add_argument("--dist", type=Path, default=None, help="output folder (default: <root>/dist)")
+    d = sub.add_parser("diff", help="rows added, removed and changed between two releases")
+    d.add_argument("old", help="release folder, release zip or git ref")
+    d.add_argument("new", help="release folder, release zip or git ref")
+    d.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    c = sub.add_parser("check-release", help="verify a built release folder or zip before publishing")
+    c.add_argument("target", type=Path)
+    sub.add_parser("freeze", help="record this version's inputs in releases/ (commit it with the release)")
     q = sub.add_parser("query", help="run SQL against the built database")
     q.add_argument("sql")
     q.add_argument("--db", type=Path, default=None, help="database file (default: this version's build)")
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
     args = ap.parse_args(argv)
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `pedall diff ... | head` ends quietly
     root = (args.root or _root()).resolve()
     try:
         if args.cmd == "validate":
@@ -45,6 +56,26 @@ def main(argv: list[str] | None = None) -> int:
 
             out = build(root, (args.dist or root / "dist").resolve())
             print(f"built {out}")
+        elif args.cmd == "diff":
+            from . import snapshot
+            from .diff import compare, to_json, to_markdown
+
+            result = compare(snapshot.load(args.old, root), snapshot.load(args.new, root))
+            print(to_json(result) if args.format == "json" else to_markdown(result))
+        elif args.cmd == "check-release":
+            from .check_release import check
+
+            problems = check(args.target)
+            for p in problems:
+                print(f"{args.target}: {p}", file=sys.stderr)
+            if problems:
+                print(f"pedall: {len(problems)} problem(s) with {args.target}", file=sys.stderr)
+                return 1
+            print(f"{args.target}: release checks passed")
+        elif args.cmd == "freeze":
+            from .history import freeze
+
+            print(f"recorded {freeze(load_package(root)).relative_to(root)}")
         elif args.cmd == "query":
             from .query import run
 
@@ -58,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             print(p, file=sys.stderr)
         print(f"pedall: {len(exc.problems)} problem(s); nothing was written", file=sys.stderr)
         return 1
-    except ReleaseError as exc:
+    except (ReleaseError, SnapshotError) as exc:
         print(f"pedall: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -16,13 +16,15 @@ import tempfile
 from pathlib import Path
 
 from . import database, dictionary, parquet
+from .changelog import release_changelog
+from .history import check_record
 from .metadata import ReleaseError, check_versions
 from .package import Package, load_package
 from .validate import validate
 from .zipper import write_zip
 
 DB_NAME = "pedall.duckdb"
-COPIED = ("CHANGELOG.md", "CITATION.cff", "LICENSE", "README.md", ".zenodo.json")
+COPIED = ("CITATION.cff", "LICENSE", "README.md", ".zenodo.json")
 
 
 def sha256(path: Path) -> str:
@@ -41,6 +43,7 @@ def build(root: Path, dist: Path) -> Path:
     pkg = load_package(root)
     frames = validate(pkg)
     check_versions(pkg)
+    check_record(pkg)
     dist.mkdir(parents=True, exist_ok=True)
     name = release_name(pkg)
     final = dist / name
@@ -78,6 +81,7 @@ def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[n
         parquet.write(t, frames[t.name], folder / "parquet" / f"{t.name}.parquet")
     for fname in COPIED:
         shutil.copyfile(pkg.root / fname, folder / fname)
+    (folder / "CHANGELOG.md").write_text(release_changelog(pkg), encoding="utf-8")
     (folder / "DATA_DICTIONARY.md").write_text(dictionary.render(pkg), encoding="utf-8")
     (folder / "datapackage.json").write_text(_release_descriptor(pkg, folder), encoding="utf-8")
     database.build(pkg, folder / "parquet", folder / DB_NAME)

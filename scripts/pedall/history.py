@@ -1,0 +1,95 @@
+"""Release history: the frozen record of each released version and the previous release's git ref.
+
+`releases/<version>.sha256` lists the checksums of the package's inputs (descriptor, schemas,
+data) as they were when that version was released. It is committed with the release, so a clone
+knows which data each version holds: a build of a recorded version with other data is refused,
+and the record's commit is the snapshot that the next version's changelog is compared with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+from pathlib import Path
+
+from .metadata import ReleaseError
+from .package import Package
+
+RECORDS = "releases"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def input_files(pkg: Package) -> list[str]:
+    files = {"datapackage.json"}
+    for t in pkg.tables.values():
+        files |= {t.path, t.schema_path}
+    return sorted(files)
+
+
+def record_text(pkg: Package) -> str:
+    return "".join(f"{_sha((pkg.root / f).read_bytes())}  {f}\n" for f in input_files(pkg))
+
+
+def record_path(root: Path, version: str) -> Path:
+    return root / RECORDS / f"{version}.sha256"
+
+
+def check_record(pkg: Package) -> None:
+    """Refuse data that differ from what this version was released with."""
+    path = record_path(pkg.root, pkg.version)
+    if not path.exists():
+        return
+    recorded = dict(reversed(line.split("  ", 1)) for line in path.read_text().splitlines() if line)
+    now = dict(reversed(line.split("  ", 1)) for line in record_text(pkg).splitlines())
+    changed = sorted(f for f in recorded.keys() | now.keys() if recorded.get(f) != now.get(f))
+    if changed:
+        raise ReleaseError(f"version {pkg.version} was released with other content ({', '.join(changed)} "
+                           f"differ from {path.relative_to(pkg.root)}); bump the version in datapackage.json")
+
+
+def freeze(pkg: Package) -> Path:
+    """Write the record of the current version (once; an existing record must match)."""
+    path = record_path(pkg.root, pkg.version)
+    if path.exists():
+        check_record(pkg)
+        return path
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(record_text(pkg))
+    return path
+
+
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", v))
+
+
+def _git(root: Path, *args: str) -> str | None:
+    res = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def previous_release(pkg: Package) -> tuple[str, str] | None:
+    """(version, git ref) of the release before the current version, if the history holds one.
+
+    Preferred: the commit that added the newest earlier record in releases/. Otherwise the last
+    commit whose datapackage.json carried another version (the state just before the bump).
+    """
+    if _git(pkg.root, "rev-parse", "--is-inside-work-tree") != "true":
+        return None
+    current = _version_key(pkg.version)
+    records = sorted((p.stem for p in (pkg.root / RECORDS).glob("*.sha256")
+                      if _version_key(p.stem) < current), key=_version_key)
+    if records:
+        added = _git(pkg.root, "log", "--diff-filter=A", "--format=%H", "--", f"{RECORDS}/{records[-1]}.sha256")
+        if added:
+            return records[-1], added.splitlines()[-1]
+    revs = _git(pkg.root, "rev-list", "HEAD")
+    for rev in (revs or "").splitlines():
+        text = _git(pkg.root, "show", f"{rev}:datapackage.json")
+        m = re.search(r'"version":\s*"([^"]+)"', text or "")
+        if m and m.group(1) != pkg.version:
+            return m.group(1), rev
+    return None

@@ -1,0 +1,84 @@
+"""Read the tables of one side of a comparison: a release folder, a release zip or a git ref.
+
+All three are reduced to the same form (each table's fields, primary key and rows keyed by it), so
+`pedall diff` and the changelog compare them without caring where they came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TableData:
+    fields: dict[str, str]  # name -> Table Schema type, in schema order
+    primary_key: tuple[str, ...]
+    rows: dict[tuple[str, ...], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    label: str
+    version: str
+    tables: dict[str, TableData]
+
+
+class SnapshotError(Exception):
+    """A side of a comparison cannot be read."""
+
+
+def load(spec: str, repo: Path) -> Snapshot:
+    """A release folder, a release zip, or a git ref of `repo` (in that order of precedence)."""
+    path = Path(spec)
+    if path.is_dir():
+        return _from_reader(spec, lambda rel: (path / rel).read_bytes())
+    if path.is_file() and path.suffix == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            tops = {n.split("/", 1)[0] for n in zf.namelist()}
+            if len(tops) != 1:
+                raise SnapshotError(f"{spec}: a release zip holds exactly one top folder")
+            top = tops.pop()
+            members = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
+        return _from_reader(spec, lambda rel: _member(members, f"{top}/{rel}", spec))
+    return _from_reader(spec, lambda rel: git_show(repo, spec, rel))
+
+
+def git_show(repo: Path, ref: str, rel: str) -> bytes:
+    res = subprocess.run(["git", "-C", str(repo), "show", f"{ref}:{rel}"], capture_output=True, check=False)
+    if res.returncode != 0:
+        raise SnapshotError(f"{ref}: not a release folder, a zip or a git ref with {rel}: "
+                            f"{res.stderr.decode(errors='replace').strip()}")
+    return res.stdout
+
+
+def _member(members: dict[str, bytes], name: str, spec: str) -> bytes:
+    if name not in members:
+        raise SnapshotError(f"{spec}: {name} is missing from the zip")
+    return members[name]
+
+
+def _from_reader(label: str, read: Callable[[str], bytes]) -> Snapshot:
+    descriptor = json.loads(read("datapackage.json"))
+    tables = {}
+    for res in descriptor["resources"]:
+        if res.get("format", "csv") != "csv":
+            continue  # a release also lists its Parquet copies of the same tables
+        schema: dict[str, Any] = res["schema"]
+        if isinstance(schema, str):  # the repository refers to its schema files; a release inlines them
+            schema = json.loads(read(schema))
+        pk = schema["primaryKey"]
+        pk = (pk,) if isinstance(pk, str) else tuple(pk)
+        text = read(res["path"]).decode("utf-8")
+        rows = {}
+        for row in csv.DictReader(io.StringIO(text)):
+            rows[tuple(row.get(k, "") for k in pk)] = row
+        tables[res["name"]] = TableData({f["name"]: f.get("type", "string") for f in schema["fields"]}, pk, rows)
+    return Snapshot(label=label, version=str(descriptor.get("version", "")), tables=tables)
