@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .metadata import ReleaseError
 from .package import load_package
-from .problems import DataInvalid
+from .problems import DataInvalid, PoolError
 from .snapshot import SnapshotError
 
 
@@ -36,6 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("check-release", help="verify a built release folder or zip before publishing")
     c.add_argument("target", type=Path)
     sub.add_parser("freeze", help="record this version's inputs in releases/ (commit it with the release)")
+    pl = sub.add_parser("pool", help="random-effects meta-analysis of one figure per study")
+    pl.add_argument("measure", help="outcome measure (e.g. cr_cri, efs) or adverse event (e.g. crs, neurotoxicity)")
+    pl.add_argument("--timepoint", type=float, help="months (required for survival measures)")
+    pl.add_argument("--grade-min", type=int, help="adverse events: lowest grade counted (grade G to 5)")
+    pl.add_argument("--by", choices=["intervention_class", "product", "study_design"], help="subgroups")
+    pl.add_argument("--population", choices=["enrolled", "randomized", "infused", "treated", "evaluable",
+                                             "responders"], help="only figures in this analysis population")
+    pl.add_argument("--method", choices=["REML", "DL"], default="REML", help="tau² estimator (default REML)")
+    pl.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    pl.add_argument("--plot", type=Path, help="write a forest plot (.png or .svg)")
+    pl.add_argument("--db", type=Path, default=None, help="database file (default: this version's build)")
     q = sub.add_parser("query", help="run SQL against the built database")
     q.add_argument("sql")
     q.add_argument("--db", type=Path, default=None, help="database file (default: this version's build)")
@@ -76,20 +87,31 @@ def main(argv: list[str] | None = None) -> int:
             from .history import freeze
 
             print(f"recorded {freeze(load_package(root)).relative_to(root)}")
-        elif args.cmd == "query":
-            from .query import run
-
+        elif args.cmd in ("query", "pool"):
             db = args.db or root / "dist" / f"pedall-{load_package(root).version}" / "pedall.duckdb"
             if not db.exists():
                 print(f"pedall: no database at {db}: run `make release` first", file=sys.stderr)
                 return 2
-            print(run(db, args.sql, args.format))
+            if args.cmd == "query":
+                from .query import run
+
+                print(run(db, args.sql, args.format))
+            else:
+                from .forest import draw
+                from .pool import pool, render
+
+                res = pool(db, args.measure, timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
+                           population=args.population, method=args.method)
+                print(render(res, args.format))
+                if args.plot:
+                    draw(res, args.plot)
+                    print(f"forest plot written to {args.plot}", file=sys.stderr)
     except DataInvalid as exc:
         for p in exc.problems:
             print(p, file=sys.stderr)
         print(f"pedall: {len(exc.problems)} problem(s); nothing was written", file=sys.stderr)
         return 1
-    except (ReleaseError, SnapshotError) as exc:
+    except (ReleaseError, SnapshotError, PoolError) as exc:
         print(f"pedall: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -9,6 +9,7 @@ import duckdb
 
 from .package import Package, Table
 
+DB_NAME = "pedall.duckdb"
 _DUCK = {"integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "string": "VARCHAR"}
 
 
@@ -63,6 +64,15 @@ def build(pkg: Package, parquet_dir: Path, path: Path) -> None:
             src = parquet_dir / f"{t.name}.parquet"
             cols = ", ".join(_ident(f.name) for f in t.fields)
             con.execute(f"INSERT INTO {_ident(t.name)} ({cols}) SELECT {cols} FROM read_parquet({_q(str(src))})")
+        # Which data the file holds, for tools that only see the database (pedall pool, forest plots).
+        con.execute("CREATE TABLE pedall_metadata (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+        con.execute("COMMENT ON TABLE pedall_metadata IS 'Release metadata: data version, title and licence.'")
+        con.execute("COMMENT ON COLUMN pedall_metadata.key IS 'Metadata item.'")
+        con.execute("COMMENT ON COLUMN pedall_metadata.value IS 'Its value.'")
+        d = pkg.descriptor
+        con.executemany("INSERT INTO pedall_metadata VALUES (?, ?)", [
+            ("name", d["name"]), ("version", pkg.version), ("title", d["title"]),
+            ("license", ", ".join(lic["name"] for lic in d.get("licenses", [])))])
         con.execute(views_sql())
         con.execute("CHECKPOINT")
     finally:

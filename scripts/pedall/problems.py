@@ -28,3 +28,7 @@ class DataInvalid(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = sorted(problems)
         super().__init__(f"{len(self.problems)} data problem(s)")
+
+
+class PoolError(Exception):
+    """A pooled analysis cannot be answered from the data (unknown measure, nothing to pool, ...)."""

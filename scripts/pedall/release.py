@@ -15,15 +15,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import database, dictionary, parquet
+from . import database, dictionary, figures, overview, parquet
 from .changelog import release_changelog
+from .database import DB_NAME
 from .history import check_record
 from .metadata import ReleaseError, check_versions
 from .package import Package, load_package
 from .validate import validate
 from .zipper import write_zip
 
-DB_NAME = "pedall.duckdb"
 COPIED = ("CITATION.cff", "LICENSE", "README.md", ".zenodo.json")
 
 
@@ -85,6 +85,8 @@ def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[n
     (folder / "DATA_DICTIONARY.md").write_text(dictionary.render(pkg), encoding="utf-8")
     (folder / "datapackage.json").write_text(_release_descriptor(pkg, folder), encoding="utf-8")
     database.build(pkg, folder / "parquet", folder / DB_NAME)
+    figures.write(folder / DB_NAME, folder / "figures", pkg.version)
+    (folder / "index.html").write_text(overview.render(pkg, folder), encoding="utf-8")
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     sums = [f"{sha256(folder / f)}  {f}" for f in files if f not in {DB_NAME, "SHA256SUMS"}]
     (folder / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")

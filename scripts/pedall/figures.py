@@ -1,0 +1,64 @@
+"""The release's figures/: forest plots of the headline pooled analyses, and their README."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .forest import draw
+from .pool import pool, render
+from .problems import PoolError
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    name: str
+    measure: str
+    args: dict
+    description: str
+
+    @property
+    def command(self) -> str:
+        opts = "".join(f" --{k.replace('_', '-')} {v:g}" if isinstance(v, int | float)
+                       else f" --{k.replace('_', '-')} {v}" for k, v in self.args.items())
+        return f"pedall pool {self.measure}{opts} --plot figures/{self.name}.png"
+
+
+FIGURES = (
+    FigureSpec("cr_cri_by_class", "cr_cri", {"by": "intervention_class"},
+               "Complete remission with or without count recovery (CR/CRi), pooled by intervention class."),
+    FigureSpec("efs_12m_by_class", "efs", {"timepoint": 12.0, "by": "intervention_class"},
+               "Event-free survival at 12 months, pooled by intervention class (studies reporting a CI)."),
+    FigureSpec("os_12m_by_class", "os", {"timepoint": 12.0, "by": "intervention_class"},
+               "Overall survival at 12 months, pooled by intervention class (studies reporting a CI)."),
+    FigureSpec("crs_grade3plus_by_class", "crs", {"grade_min": 3, "by": "intervention_class"},
+               "Grade 3 or higher cytokine release syndrome, pooled by intervention class."),
+    FigureSpec("neurotox_grade3plus_by_class", "neurotoxicity", {"grade_min": 3, "by": "intervention_class"},
+               "Grade 3 or higher neurotoxicity (ICANS or neurologic events), pooled by intervention class."),
+)
+MIN_STUDIES = 2
+
+
+def write(db: Path, out: Path, version: str) -> None:
+    out.mkdir()
+    lines = [f"# Figures of pedall {version}", "",
+             "Forest plots of random-effects meta-analyses (REML; proportions on the logit scale, survival on "
+             "the scale its CIs imply), one figure per study taken from its newest publication. Each is drawn "
+             f"only where at least {MIN_STUDIES} studies report the figure in a form that can be pooled. "
+             "Recreate any of them from the release's database with the command given.", ""]
+    for spec in FIGURES:
+        lines += [f"## {spec.name}", "", spec.description, ""]
+        try:
+            res = pool(db, spec.measure, **spec.args)
+        except PoolError as exc:
+            lines += [f"Not drawn: {exc}.", ""]
+            continue
+        if res.overall.k < MIN_STUDIES:
+            lines += [f"Not drawn: only {res.overall.k} study reports it in a form that can be pooled.", ""]
+            continue
+        for ext in ("png", "svg"):
+            draw(res, out / f"{spec.name}.{ext}")
+        lines += [f"![{spec.name}]({spec.name}.png)", "", f"Files: `{spec.name}.png`, `{spec.name}.svg`", "",
+                  "Command:", "", "```sh", spec.command, "```", "", "Result:", "",
+                  "```", render(res), "```", ""]
+    (out / "README.md").write_text("\n".join(lines), encoding="utf-8")

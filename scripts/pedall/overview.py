@@ -1,0 +1,102 @@
+"""The release's index.html: a self-contained overview page (no scripts, no network requests)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import duckdb
+
+from .database import DB_NAME
+from .package import Package
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:72rem;
+padding:0 1rem;color:#1b1b1b;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.6rem 0}th,td{border:1px solid #ccc;padding:.25rem .45rem;
+text-align:left;vertical-align:top}th{background:#f0f3f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.85rem;color:#444}
+code{background:#f4f4f4;padding:0 .2rem}details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
+.meta{color:#555}
+"""
+
+
+def _e(v: object) -> str:
+    return "" if v is None else html.escape(str(v))
+
+
+def _num(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return str(v)
+
+
+def _table(cols: list[str], rows: list[tuple], numeric: set[str]) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f'<td class="num">{_num(v)}</td>' if c in numeric else f"<td>{_e(v)}</td>"
+                                    for c, v in zip(cols, r, strict=True)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render(pkg: Package, folder: Path) -> str:
+    d = pkg.descriptor
+    con = duckdb.connect(str(folder / DB_NAME), read_only=True)
+    try:
+        cur = con.execute("""SELECT study_id, acronym, product_name, intervention_class, design, phase, n_publications,
+                                    n_treated, cr_cri_percent, efs_12m_percent, os_12m_percent,
+                                    crs_grade3plus_percent, neurotox_grade3plus_percent FROM study_summary""")
+        summary_cols = [c[0] for c in cur.description]
+        summary = cur.fetchall()
+        counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in pkg.tables}
+        evidence = con.execute("SELECT CAST(evidence_read AS VARCHAR), count(*) FROM publications GROUP BY 1 "
+                               "ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    numeric = {c for c in summary_cols if c.endswith("_percent") or c.startswith("n_")}
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{_e(d['title'])} "
+             f"{_e(pkg.version)}</title><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+             f"<style>{_CSS}</style></head><body>",
+             f"<h1>{_e(d['title'])}</h1><p class=\"meta\">Version {_e(pkg.version)} · data licence "
+             f"{_e(', '.join(lic['name'] for lic in d.get('licenses', [])))}</p>",
+             f"<p>{_e(d['description'])}</p>",
+             "<h2 id=\"coverage\">What the dataset covers</h2><ul>"
+             + "".join(f"<li><code>{_e(t)}</code>: {n} rows</li>" for t, n in counts.items()) + "</ul>",
+             "<p>Publications by the part the curators could read: "
+             + ", ".join(f"{_e(k)} {n}" for k, n in evidence) + ". Values missing from a publication's readable "
+             "part are left empty, never guessed; see <a href=\"CHANGELOG.md\">CHANGELOG.md</a> and the "
+             "repository's curation notes.</p>",
+             "<h2 id=\"studies\">Studies</h2>",
+             '<div style="overflow-x:auto">' + _table(summary_cols, summary, numeric) + "</div>",
+             "<p class=\"meta\">Figures of each study's summary arm (pooled dose cohorts, else the single arm, else "
+             "the first experimental arm) from its newest publication; percents.</p>",
+             "<h2 id=\"figures\">Figures</h2>"]
+    figs = sorted((folder / "figures").glob("*.svg"))
+    if not figs:
+        parts.append("<p>No analysis has at least two studies yet.</p>")
+    for f in figs:
+        parts.append(f"<figure><img src=\"figures/{_e(f.name)}\" alt=\"forest plot {_e(f.stem)}\">"
+                     f"<figcaption>{_e(f.stem.replace('_', ' '))} — <a href=\"figures/{_e(f.stem)}.png\">PNG</a>, "
+                     f"<a href=\"figures/{_e(f.name)}\">SVG</a>; commands in "
+                     f"<a href=\"figures/README.md\">figures/README.md</a></figcaption></figure>")
+    parts.append("<h2 id=\"dictionary\">Data dictionary</h2>")
+    for t in pkg.tables.values():
+        rows = [(f.name, f.type, "yes" if f.required else "", ", ".join(f.enum) if f.enum else "", f.description)
+                for f in t.fields]
+        parts.append(f"<details><summary>{_e(t.name)} — {_e(t.title)}</summary><p>{_e(t.description)} "
+                     f"Primary key: <code>{_e(', '.join(t.primary_key))}</code>.</p>"
+                     + _table(["column", "type", "required", "values", "description"], rows, set()) + "</details>")
+    parts.append("<h2 id=\"cite\">How to cite</h2>"
+                 f"<p>pedall curators. <em>{_e(d['title'])}</em>, version {_e(pkg.version)}. Dataset, Zenodo. "
+                 "Cite the version you used; the DOI of each version is on its Zenodo record. Machine-readable: "
+                 "<a href=\"CITATION.cff\">CITATION.cff</a>. The source review: "
+                 "doi:10.69898/jhtm.35.2025.277933.</p>")
+    files = ["datapackage.json", "DATA_DICTIONARY.md", "CHANGELOG.md", "CITATION.cff", "LICENSE", "SHA256SUMS",
+             "figures/README.md", DB_NAME]
+    files += [f"data/{t}.csv" for t in pkg.tables] + [f"parquet/{t}.parquet" for t in pkg.tables]
+    parts.append("<h2 id=\"files\">Files</h2><ul>" + "".join(f"<li><a href=\"{_e(f)}\">{_e(f)}</a></li>"
+                                                             for f in files) + "</ul>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
