@@ -110,14 +110,8 @@ class PoolResult:
         return t
 
 
-_BASE = """
-WITH sa AS (
-  SELECT study_id, arm_id FROM (
-    SELECT a.study_id, a.arm_id, row_number() OVER (PARTITION BY a.study_id ORDER BY
-      CASE WHEN a.role = 'pooled' AND s.design <> 'randomized' THEN 0 WHEN a.role = 'single_arm' THEN 1
-           WHEN a.role = 'experimental' THEN 2 ELSE 3 END, a.arm_id) AS rn
-    FROM arms a JOIN studies s USING (study_id)) WHERE rn = 1)
-"""
+# Each study is represented by its summary arm (a view of the release database).
+_BASE = "WITH sa AS (SELECT study_id, arm_id FROM summary_arms)\n"
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:

@@ -79,18 +79,22 @@ FROM outcomes o
 JOIN arms a USING (arm_id)
 WHERE o.estimate_type IN ('kaplan_meier', 'cumulative_incidence') AND o.timepoint_months IS NOT NULL;
 
+-- The arm that stands for each study in summaries and pooled analyses: pooled dose cohorts, else the
+-- single arm, else the first experimental arm. In a randomized trial a pooled group only gathers a
+-- stratum's arms, so there the experimental arm is used.
+CREATE VIEW summary_arms AS
+SELECT study_id, arm_id FROM (
+  SELECT a.study_id, a.arm_id, row_number() OVER (PARTITION BY a.study_id ORDER BY
+           CASE WHEN a.role = 'pooled' AND s.design <> 'randomized' THEN 0
+                WHEN a.role = 'single_arm' THEN 1 WHEN a.role = 'experimental' THEN 2 ELSE 3 END,
+           a.arm_id) AS rn
+  FROM arms a JOIN studies s USING (study_id)) WHERE rn = 1;
+
 -- One row per study, figures taken from its summary arm (pooled dose cohorts, else single arm, else
 -- the first experimental arm) and from the newest publication that reports each figure.
 CREATE VIEW study_summary AS
 WITH summary_arm AS (
-  -- A pooled group summarises dose cohorts; in a randomized trial it only groups a stratum's arms,
-  -- so there the first experimental arm is the summary arm.
-  SELECT study_id, arm_id, product_id FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY a.study_id ORDER BY
-             CASE WHEN a.role = 'pooled' AND s.design <> 'randomized' THEN 0
-                  WHEN a.role = 'single_arm' THEN 1 WHEN a.role = 'experimental' THEN 2 ELSE 3 END,
-             a.arm_id) AS rn
-    FROM arms a JOIN studies s USING (study_id)) WHERE rn = 1
+  SELECT sa.study_id, sa.arm_id, a.product_id FROM summary_arms sa JOIN arms a USING (arm_id)
 ), flow AS (
   -- N treated: infused (cell therapies) or treated, from the newest publication reporting it.
   SELECT f.arm_id, arg_min(f.n, r.recency_rank) AS n_treated
@@ -135,4 +139,5 @@ COMMENT ON VIEW publication_recency IS 'Publications ranked within their study: 
 COMMENT ON VIEW latest_outcomes IS 'For each study, arm, comparator, measure, population, subgroup, estimate type and time point, the outcome row from the newest publication, so that pooled analyses count each trial once.';
 COMMENT ON VIEW binary_outcomes IS 'Every outcome (estimate_type proportion) and adverse-event figure with events (xi) and total (ni): proportion, Wilson 95% CI in percent, and metafor PLO logit yi with sampling variance vi (0.5 added to both cells only when a cell is zero).';
 COMMENT ON VIEW survival_outcomes IS 'Kaplan-Meier and cumulative-incidence estimates at time points (percent) with CIs and a standard error derived from the CI assuming symmetry on the percent scale.';
+COMMENT ON VIEW summary_arms IS 'The arm standing for each study in study_summary and pedall pool: pooled dose cohorts, else the single arm, else the first experimental arm.';
 COMMENT ON VIEW study_summary IS 'One row per study: product, design, N treated or infused, CR/CRi, 12-month EFS and OS, grade >=3 CRS and neurotoxicity of its summary arm (pooled dose cohorts, else single arm, else first experimental arm), where reported; figures from the newest publication reporting them.';
