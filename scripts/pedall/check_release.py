@@ -12,8 +12,9 @@ from pathlib import Path
 import frictionless
 import jsonschema
 
+from .checksums import sha256
+from .database import DB_NAME
 from .metadata import changelog_has, citation_version, zenodo_version
-from .release import DB_NAME, sha256
 
 
 def check(target: Path) -> list[str]:

@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("check-release", help="verify a built release folder or zip before publishing")
     c.add_argument("target", type=Path)
     sub.add_parser("freeze", help="record this version's inputs in releases/ (commit it with the release)")
+    from . import zenodo
+
+    z = sub.add_parser("zenodo", help="deposit a built release on Zenodo (sandbox unless --production)")
+    zenodo.add_arguments(z)
     pl = sub.add_parser("pool", help="random-effects meta-analysis of one figure per study")
     pl.add_argument("measure", help="outcome measure (e.g. cr_cri, efs) or adverse event (e.g. crs, neurotoxicity)")
     pl.add_argument("--timepoint", type=float, help="months (required for survival measures)")
@@ -55,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `pedall diff ... | head` ends quietly
     root = (args.root or _root()).resolve()
+    if args.cmd == "zenodo":
+        return zenodo.run(args)  # reports its own errors and exit codes (1 refused/failed, 2 usage)
     try:
         if args.cmd == "validate":
             from .validate import validate

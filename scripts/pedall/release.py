@@ -8,7 +8,6 @@ SHA256SUMS, or the build fails and leaves the published files untouched.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from . import database, dictionary, figures, overview, parquet
 from .changelog import release_changelog
+from .checksums import sha256
 from .database import DB_NAME
 from .history import check_record
 from .metadata import ReleaseError, check_versions
@@ -25,14 +25,6 @@ from .validate import validate
 from .zipper import write_zip
 
 COPIED = ("CITATION.cff", "LICENSE", "README.md", ".zenodo.json")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def release_name(pkg: Package) -> str:
