@@ -7,6 +7,8 @@ import hashlib
 import json
 import math
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -272,3 +274,14 @@ def test_data_dictionary_lists_every_column(release: Path) -> None:
         assert f"## {t.name}" in text
         for f in t.fields:
             assert f"| `{f.name}` |" in text
+
+
+def test_database_opens_in_the_duckdb_command_line_client(release: Path) -> None:
+    # The file is written in an older storage format, so the (older) CLI and other clients can read it.
+    cli = shutil.which("duckdb") or str(Path(sys.executable).parent / "duckdb")
+    if not Path(cli).exists():
+        pytest.skip("the duckdb command-line client (PyPI duckdb-cli) is not installed")
+    res = subprocess.run([cli, "-readonly", "-csv", str(release / DB_NAME),
+                          "select study_id, n_treated from study_summary where study_id = 'eliana'"],
+                         capture_output=True, text=True, check=True)
+    assert res.stdout.splitlines() == ["study_id,n_treated", "eliana,79"]

@@ -55,9 +55,16 @@ def views_sql() -> str:
     return resources.files("pedall").joinpath("sql/views.sql").read_text(encoding="utf-8")
 
 
+# Written in an older storage format so that older DuckDB clients (R and Python packages, the CLI)
+# can open the file too; nothing in the schema needs a newer one.
+STORAGE_VERSION = "v1.2.0"
+
+
 def build(pkg: Package, parquet_dir: Path, path: Path) -> None:
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(":memory:")
     try:
+        con.execute(f"ATTACH {_q(str(path))} AS pedall (STORAGE_VERSION {_q(STORAGE_VERSION)})")
+        con.execute("USE pedall")
         for stmt in ddl(pkg):
             con.execute(stmt)
         for t in pkg.creation_order():
