@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: release build validate test lint clean
+.PHONY: release build validate test lint benchmark clean
 
 $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ validate: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check scripts tests
 	$(BIN)/pytest
+
+benchmark: $(STAMP)
+	$(BIN)/python scripts/benchmark.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check scripts tests

@@ -214,3 +214,19 @@ def test_source_discrepancy_flag_exempts_only_the_flagged_row(repo: Path) -> Non
     set_cell(repo, "outcomes", CR, source_discrepancy="")
     assert f"{OUT}:{line}: estimate: 85.0 does not round from 61/75 = 81.333% [percent-agrees-with-counts]" \
         in problems(repo)
+
+
+def test_survival_rule_compares_within_one_analysis_variant_only(repo: Path) -> None:
+    # 3-year RFS is 52% censored at new therapy and 48% not censored: two analyses, one time point.
+    assert problems(repo) == []
+    add_row(repo, "outcomes", outcome_id="laetsch-2023-jco-rfs-24m-test", publication_id="laetsch-2023-jco",
+            arm_id="eliana/tisagenlecleucel", measure="rfs", analysis_population="responders",
+            analysis_variant="not_censored_at_new_therapy", timepoint_months="24", estimate_type="kaplan_meier",
+            estimate="50", unit="percent", source_location="abstract", value_origin="reported")
+    assert problems(repo) == []  # the censored 52% at 36 months is not compared with the uncensored 50% at 24
+    set_cell(repo, "outcomes", {"outcome_id": "laetsch-2023-jco-rfs-24m-test"},
+             analysis_variant="censored_at_new_therapy", estimate="51")
+    line = line_of(repo, "outcomes", outcome_id="laetsch-2023-jco-rfs-36m-censored")
+    assert problems(repo) == [
+        f"{OUT}:{line}: estimate: rfs 52.0 at 36.0 months goes the wrong way against an earlier time point of "
+        "the same arm, publication and population [survival-not-rising]"]

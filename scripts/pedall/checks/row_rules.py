@@ -58,20 +58,24 @@ def _percent_agrees(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
 
 
 def _monotone_over_time(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
-    # Within one publication, arm, measure, population, subgroup and anchor, a survival estimate
-    # at a later time point may not exceed an earlier one (and a cumulative incidence may not fall).
+    # Within one publication, arm, measure, population, subgroup, variant and anchor, a survival
+    # estimate at a later time point may not exceed one at an earlier time point (and a cumulative
+    # incidence may not fall). Rows at the same time point are not compared with each other.
     ok = pd.Series(True, index=df.index)
     falling = df["estimate_type"].eq("kaplan_meier") & df["measure"].isin(FALLING_KM)
     rising = df["estimate_type"].eq("cumulative_incidence") & df["measure"].isin(RISING_CI)
     sel = df[(falling | rising).fillna(False) & df["timepoint_months"].notna() & df["estimate"].notna()]
-    keys = ["publication_id", "arm_id", "measure", "analysis_population", "subgroup", "timepoint_anchor",
-            "estimate_type"]
-    for _, grp in sel.fillna({"subgroup": "", "timepoint_anchor": ""}).groupby(keys, dropna=False):
-        grp = grp.sort_values("timepoint_months")
-        sign = 1 if grp["estimate_type"].iloc[0] == "kaplan_meier" else -1
-        running = (sign * grp["estimate"].astype(float)).cummin()
-        bad = sign * grp["estimate"].astype(float) > running.shift(fill_value=float("inf"))
-        ok.loc[grp.index[bad.to_numpy()]] = False
+    keys = ["publication_id", "arm_id", "measure", "analysis_population", "subgroup", "analysis_variant",
+            "timepoint_anchor", "estimate_type"]
+    blanks = {k: "" for k in ("subgroup", "analysis_variant", "timepoint_anchor")}
+    for _, grp in sel.fillna(blanks).groupby(keys, dropna=False):
+        sign = 1.0 if grp["estimate_type"].iloc[0] == "kaplan_meier" else -1.0
+        values = sign * grp["estimate"].astype(float)
+        times = grp["timepoint_months"].astype(float)
+        for idx in grp.index:
+            earlier = values[times < times[idx]]
+            if len(earlier) and values[idx] > earlier.min():
+                ok[idx] = False
     return ok
 
 
