@@ -125,7 +125,10 @@ def _versions(folder: Path) -> list[str]:
 
 
 def _citation(folder: Path) -> list[str]:
-    from cffconvert.cli.create_citation import create_citation
+    try:
+        from cffconvert.cli.create_citation import create_citation
+    except ImportError:  # installed by `make` from requirements-nodeps.lock
+        return ["cannot validate CITATION.cff: cffconvert is not installed (see requirements-nodeps.lock)"]
 
     try:
         create_citation(str(folder / "CITATION.cff"), None).validate()
