@@ -12,9 +12,9 @@ from pathlib import Path
 import frictionless
 import jsonschema
 
-from .checksums import sha256
+from .checksums import mismatches, parse_sums, sha256, sidecar_matches
 from .database import DB_NAME
-from .metadata import changelog_has, citation_version, zenodo_version
+from .metadata import ReleaseError, changelog_has, citation_version, zenodo_version
 
 
 def check(target: Path) -> list[str]:
@@ -40,7 +40,7 @@ def _duckdb_sidecar(folder: Path) -> list[str]:
         return []
     if not db.exists():
         return [f"{db.name} is missing beside {side.name}"]
-    return [] if side.read_text().split()[0] == sha256(db) else [f"{db.name} does not match {side.name}"]
+    return [] if sidecar_matches(db, side) else [f"{db.name} does not match {side.name}"]
 
 
 def _check_folder(folder: Path, expect_db: bool) -> list[str]:
@@ -56,17 +56,15 @@ def _checksums(folder: Path, expect_db: bool) -> list[str]:
     sums = folder / "SHA256SUMS"
     if not sums.exists():
         return ["SHA256SUMS is missing"]
-    problems, listed = [], set()
-    for n, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), 1):
-        digest, _, name = line.partition("  ")
-        listed.add(name)
-        p = folder / name
-        if not p.is_file():
-            problems.append(f"SHA256SUMS:{n}: {name} is missing")
-        elif sha256(p) != digest:
-            problems.append(f"SHA256SUMS:{n}: {name} does not match its checksum")
+    try:
+        listed = parse_sums(sums.read_text(encoding="utf-8"), "SHA256SUMS")
+    except ReleaseError as exc:
+        return [str(exc)]
+    found = mismatches(listed, lambda rel: sha256(folder / rel) if (folder / rel).is_file() else None)
+    problems = [f"SHA256SUMS:{n}: {rel} {'is missing' if kind == 'missing' else 'does not match its checksum'}"
+                for n, rel, kind in found]
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-    for extra in sorted(present - listed - {"SHA256SUMS", DB_NAME}):
+    for extra in sorted(present - set(listed) - {"SHA256SUMS", DB_NAME}):
         problems.append(f"{extra} is not listed in SHA256SUMS")
     if expect_db and not (folder / DB_NAME).exists():
         problems.append(f"{DB_NAME} is missing")

@@ -38,6 +38,3 @@ def typed(table: Table, raw: pd.DataFrame) -> pd.DataFrame:
             out[f.name] = col.astype("string")
     return pd.DataFrame(out, index=raw.index)
 
-
-def load_all(pkg: Package) -> dict[str, pd.DataFrame]:
-    return {name: typed(t, read_raw(pkg, t)) for name, t in pkg.tables.items()}

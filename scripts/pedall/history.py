@@ -8,19 +8,15 @@ and the record's commit is the snapshot that the next version's changelog is com
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
 from pathlib import Path
 
+from .checksums import parse_sums, sha256
 from .metadata import ReleaseError
 from .package import Package
 
 RECORDS = "releases"
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def input_files(pkg: Package) -> list[str]:
@@ -31,7 +27,7 @@ def input_files(pkg: Package) -> list[str]:
 
 
 def record_text(pkg: Package) -> str:
-    return "".join(f"{_sha((pkg.root / f).read_bytes())}  {f}\n" for f in input_files(pkg))
+    return "".join(f"{sha256(pkg.root / f)}  {f}\n" for f in input_files(pkg))
 
 
 def record_path(root: Path, version: str) -> Path:
@@ -43,8 +39,8 @@ def check_record(pkg: Package) -> None:
     path = record_path(pkg.root, pkg.version)
     if not path.exists():
         return
-    recorded = dict(reversed(line.split("  ", 1)) for line in path.read_text().splitlines() if line)
-    now = dict(reversed(line.split("  ", 1)) for line in record_text(pkg).splitlines())
+    recorded = {f: d for f, (_, d) in parse_sums(path.read_text(encoding="utf-8"), str(path)).items()}
+    now = {f: sha256(pkg.root / f) for f in input_files(pkg)}
     changed = sorted(f for f in recorded.keys() | now.keys() if recorded.get(f) != now.get(f))
     if changed:
         raise ReleaseError(f"version {pkg.version} was released with other content ({', '.join(changed)} "

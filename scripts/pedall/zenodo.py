@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import email.utils
-import hashlib
 import json
 import os
-import re
 import shlex
 import sys
 import time
@@ -25,14 +23,14 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
-from .checksums import sha256
+from .checksums import file_digest, mismatches, parse_sums, sha256, sidecar_matches, stream_digest
 from .metadata import ReleaseError
 
 SANDBOX_URL = "https://sandbox.zenodo.org/api"
@@ -82,32 +80,6 @@ class Release:
     absent: tuple[str, ...]  # expected files missing beside the release (the DuckDB file or its checksum)
 
 
-_SUM_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")  # sha256sum's text and binary forms
-
-
-def _md5(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)  # Zenodo reports md5; we compare, not trust, it
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _parse_sums(text: str, where: str) -> dict[str, str]:
-    listed: dict[str, str] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        m = _SUM_LINE.match(line)
-        rel = PurePosixPath(m.group(2)) if m else None
-        if m is None or rel is None or rel.is_absolute() or ".." in rel.parts:
-            raise ReleaseError(f"{where}: line {n} is not '<sha256>  <relative path>': {line!r}")
-        listed[m.group(2)] = m.group(1).lower()
-    if not listed:
-        raise ReleaseError(f"{where} lists no files")
-    return listed
-
-
 def _refuse_if(bad: list[str], what: str) -> None:
     if bad:
         raise ReleaseError(f"{what} does not match its SHA256SUMS; refusing to deposit:\n  " + "\n  ".join(bad))
@@ -118,23 +90,14 @@ def _verify_folder(folder: Path) -> str:
     if not sums.is_file():
         raise ReleaseError(f"{sums} is missing: {folder} is not a pedall release folder")
     text = sums.read_text(encoding="utf-8")
-    bad = []
-    for rel, want in _parse_sums(text, str(sums)).items():
-        f = folder / rel
-        if not f.is_file():
-            bad.append(f"{rel}: missing")
-        elif sha256(f) != want:
-            bad.append(f"{rel}: sha256 differs")
-    _refuse_if(bad, str(folder))
+    listed = parse_sums(text, str(sums))
+    _refuse_if(_describe(mismatches(listed, lambda rel: sha256(folder / rel) if (folder / rel).is_file() else None)),
+               str(folder))
     return text
 
 
-def _zip_sha256(zf: zipfile.ZipFile, member: str) -> str:
-    h = hashlib.sha256()
-    with zf.open(member) as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def _describe(found: list[tuple[int, str, str]]) -> list[str]:
+    return [f"{rel}: {'missing' if kind == 'missing' else 'sha256 differs'}" for _, rel, kind in found]
 
 
 def _verify_zip(zpath: Path, name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -146,13 +109,15 @@ def _verify_zip(zpath: Path, name: str) -> tuple[str, dict[str, Any], dict[str, 
             if prefix + SUMS not in members:
                 raise ReleaseError(f"{zpath} has no {prefix}{SUMS}: not the zip of {name}")
             text = zf.read(prefix + SUMS).decode("utf-8")
-            listed = _parse_sums(text, f"{zpath.name}:{prefix}{SUMS}")
-            bad = []
-            for rel, want in listed.items():
+            listed = parse_sums(text, f"{zpath.name}:{prefix}{SUMS}")
+
+            def digest_of(rel: str) -> str | None:
                 if prefix + rel not in members:
-                    bad.append(f"{rel}: missing")
-                elif _zip_sha256(zf, prefix + rel) != want:
-                    bad.append(f"{rel}: sha256 differs")
+                    return None
+                with zf.open(prefix + rel) as fh:
+                    return stream_digest(fh)
+
+            bad = _describe(mismatches(listed, digest_of))
             # The zip is what gets published, so anything in it that SHA256SUMS does not vouch for is refused.
             bad += [f"{m}: not listed" for m in sorted(members - {prefix + r for r in listed} - {prefix + SUMS})]
             _refuse_if(bad, str(zpath))
@@ -178,8 +143,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _verify_duckdb(db: Path, sums: Path) -> None:
-    line = sums.read_text(encoding="utf-8").split()
-    if not line or line[0].lower() != sha256(db):
+    if not sidecar_matches(db, sums):
         raise ReleaseError(f"{db.name} does not match {sums.name}; refusing to deposit")
 
 
@@ -213,7 +177,7 @@ def load_release(path: Path) -> Release:
     if db.is_file() and db_sums.is_file():
         _verify_duckdb(db, db_sums)
     present = [p for p in (zpath, db, db_sums) if p.is_file()]
-    uploads = tuple(Upload(p, p.stat().st_size, sha256(p), _md5(p)) for p in present)
+    uploads = tuple(Upload(p, p.stat().st_size, sha256(p), file_digest(p, "md5")) for p in present)
     absent = tuple(p.name for p in (db, db_sums) if not p.is_file())
     return Release(name, version, zen, uploads, absent)
 
