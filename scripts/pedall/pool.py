@@ -33,16 +33,19 @@ POPULATION_ORDER = ("infused", "treated", "evaluable", "enrolled", "randomized",
 EVENT_ALIASES = {"neurotoxicity": ("neurologic_event", "icans")}
 
 
+_FWD = {"identity": lambda p: p, "log": math.log, "logit": logit, "cloglog": lambda p: math.log(-math.log(p))}
+_INV = {"identity": lambda x: x, "log": math.exp, "logit": expit, "cloglog": lambda x: math.exp(-math.exp(x))}
+
+
 @dataclass(frozen=True)
 class Scale:
     name: str
 
     def fwd(self, p: float) -> float:
-        p = min(max(p, 1e-9), 1 - 1e-9)
-        return {"identity": p, "log": math.log(p), "logit": logit(p), "cloglog": math.log(-math.log(p))}[self.name]
+        return _FWD[self.name](min(max(p, 1e-9), 1 - 1e-9))
 
     def inv(self, x: float) -> float:
-        return {"identity": x, "log": math.exp(x), "logit": expit(x), "cloglog": math.exp(-math.exp(x))}[self.name]
+        return _INV[self.name](x)
 
 
 SURVIVAL_SCALES = tuple(Scale(n) for n in ("identity", "log", "logit", "cloglog"))
@@ -63,6 +66,7 @@ class StudyRow:
     estimate: float  # percent: events/total for proportions (what is pooled), else as reported
     ci_lower: float | None
     ci_upper: float | None
+    ci_level: float | None = None
     yi: float = math.nan
     vi: float = math.nan
     weight: float = math.nan
@@ -110,10 +114,6 @@ class PoolResult:
         return t
 
 
-# Each study is represented by its summary arm (a view of the release database).
-_BASE = "WITH sa AS (SELECT study_id, arm_id FROM summary_arms)\n"
-
-
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
     cur = con.execute(sql, params)
     cols = [c[0] for c in cur.description]
@@ -122,18 +122,16 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
 
 def _candidates(con: duckdb.DuckDBPyConnection, measure: str, timepoint: float | None, grade_min: int | None,
                 population: str | None) -> tuple[str, str, list[dict]]:
+    # Each study is represented by its summary arm (view summary_arms of the release database).
     kind_row = con.execute("SELECT kind, label FROM measures WHERE measure = ?", [measure]).fetchone()
-    events = EVENT_ALIASES.get(measure, (measure,))
-    is_event = con.execute("SELECT count(*) FROM adverse_events WHERE event IN (SELECT unnest(?))",
-                           [list(events)]).fetchone()[0] > 0
     if kind_row and grade_min is None:
         kind, label = kind_row
-        sql = _BASE + """
+        sql = """
         SELECT l.study_id, s.acronym, s.intervention_class, s.design, a.product_id, l.arm_id, l.publication_id,
                CAST(l.analysis_population AS VARCHAR) AS population, l.timepoint_months,
                CAST(l.estimate_type AS VARCHAR) AS estimate_type, l.n_events, l.n_total, l.estimate,
                l.ci_level, l.ci_lower, l.ci_upper, l.recency_rank
-        FROM latest_outcomes l JOIN sa USING (arm_id) JOIN studies s ON s.study_id = l.study_id
+        FROM latest_outcomes l JOIN summary_arms USING (arm_id) JOIN studies s ON s.study_id = l.study_id
         JOIN arms a ON a.arm_id = l.arm_id
         WHERE l.measure = ? AND l.subgroup IS NULL AND l.analysis_variant IS NULL AND l.comparator_arm_id IS NULL
         """
@@ -153,15 +151,17 @@ def _candidates(con: duckdb.DuckDBPyConnection, measure: str, timepoint: float |
             sql += " AND l.analysis_population = ?"
             params.append(population)
         return kind, label, _rows(con, sql, params)
-    if is_event:
+    events = EVENT_ALIASES.get(measure, (measure,))
+    if con.execute("SELECT count(*) FROM adverse_events WHERE event IN (SELECT unnest(?))",
+                   [list(events)]).fetchone()[0]:
         g = grade_min or 1
-        sql = _BASE + """
-        SELECT e.study_id, s.acronym, s.intervention_class, s.design, a.product_id, e.arm_id, e.publication_id,
+        sql = """
+        SELECT sa.study_id, s.acronym, s.intervention_class, s.design, a.product_id, e.arm_id, e.publication_id,
                CAST(e.analysis_population AS VARCHAR) AS population, NULL AS timepoint_months,
                'proportion' AS estimate_type, e.n_events, e.n_total, e.estimate,
                NULL AS ci_level, NULL AS ci_lower, NULL AS ci_upper, r.recency_rank
-        FROM (SELECT ev.*, ar.study_id FROM adverse_events ev JOIN arms ar USING (arm_id)) e
-        JOIN sa USING (arm_id) JOIN studies s ON s.study_id = e.study_id JOIN arms a ON a.arm_id = e.arm_id
+        FROM adverse_events e JOIN summary_arms sa USING (arm_id) JOIN studies s ON s.study_id = sa.study_id
+        JOIN arms a ON a.arm_id = e.arm_id
         JOIN publication_recency r ON r.publication_id = e.publication_id
         WHERE e.event IN (SELECT unnest(?)) AND e.grade_min = ? AND e.grade_max = 5
         """
@@ -224,22 +224,22 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
                 continue
             studies.append(StudyRow(r["study_id"], r["acronym"] or r["study_id"], group, r["arm_id"],
                                     r["publication_id"], r["population"], r["timepoint_months"], n or 0, None,
-                                    r["estimate"], r["ci_lower"], r["ci_upper"]))
+                                    r["estimate"], r["ci_lower"], r["ci_upper"], r["ci_level"]))
     if not studies:
         raise PoolError(f"no study reports {measure} in a form that can be pooled"
                         + (f" ({'; '.join(f'{s}: {why}' for s, why in excluded)})" if excluded else ""))
     if kind == "binary":
         scale = LOGIT
         for s in studies:
-            s.yi, s.vi = plo(s.xi or 0, s.n)
-            if s.xi is not None:  # exact (Clopper-Pearson) CI for the plot and per-study table
-                s.ci_lower = 100 * (stats.beta.ppf(0.025, s.xi, s.n - s.xi + 1) if s.xi > 0 else 0.0)
-                s.ci_upper = 100 * (stats.beta.ppf(0.975, s.xi + 1, s.n - s.xi) if s.xi < s.n else 1.0)
+            x = s.xi or 0  # binary rows without counts were excluded above
+            s.yi, s.vi = plo(x, s.n)
+            # exact (Clopper-Pearson) CI for the plot and per-study table
+            s.ci_lower = 100 * (stats.beta.ppf(0.025, x, s.n - x + 1) if x > 0 else 0.0)
+            s.ci_upper = 100 * (stats.beta.ppf(0.975, x + 1, s.n - x) if x < s.n else 1.0)
     else:
         scale = _implied_scale(studies)
-        level = 95.0  # every survival CI in the data is 95%; other levels would need their own z
-        z = stats.norm.ppf(0.5 + level / 200)
         for s in studies:
+            z = stats.norm.ppf(0.5 + (s.ci_level or 95.0) / 200)  # each CI's own level
             s.yi = scale.fwd(s.estimate / 100)
             s.vi = ((scale.fwd(s.ci_upper / 100) - scale.fwd(s.ci_lower / 100)) / (2 * z)) ** 2
     groups = []
