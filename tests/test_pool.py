@@ -65,3 +65,10 @@ def test_cli_errors_are_messages(release: Path) -> None:
     assert res.returncode == 1 and "unknown measure" in res.stderr and "Traceback" not in res.stderr
     res = _cli(release, "efs")
     assert res.returncode == 1 and "--timepoint" in res.stderr
+
+
+def test_population_filter_and_unknown_population(release: Path) -> None:
+    res = pool(release / DB_NAME, "cr_cri", population="infused")
+    assert {s.population for s in res.studies} == {"infused"}
+    res = _cli(release, "cr_cri", "--population", "everyone")
+    assert res.returncode == 1 and "unknown population 'everyone'" in res.stderr

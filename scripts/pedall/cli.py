@@ -45,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--timepoint", type=float, help="months (required for survival measures)")
     pl.add_argument("--grade-min", type=int, help="adverse events: lowest grade counted (grade G to 5)")
     pl.add_argument("--by", choices=["intervention_class", "product", "study_design"], help="subgroups")
-    pl.add_argument("--population", choices=["enrolled", "randomized", "infused", "treated", "evaluable",
-                                             "responders"], help="only figures in this analysis population")
+    pl.add_argument("--population", help="only figures in this analysis population (e.g. infused)")
     pl.add_argument("--method", choices=["REML", "DL"], default="REML", help="tau² estimator (default REML)")
     pl.add_argument("--format", choices=["table", "csv", "json"], default="table")
     pl.add_argument("--plot", type=Path, help="write a forest plot (.png or .svg)")

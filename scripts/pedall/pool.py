@@ -123,6 +123,11 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
 def _candidates(con: duckdb.DuckDBPyConnection, measure: str, timepoint: float | None, grade_min: int | None,
                 population: str | None) -> tuple[str, str, list[dict]]:
     # Each study is represented by its summary arm (view summary_arms of the release database).
+    if population is not None:
+        # The allowed populations are the schema's enumeration, carried by the database's ENUM type.
+        allowed = con.execute("SELECT enum_range(NULL::outcomes_analysis_population)").fetchone()[0]
+        if population not in allowed:
+            raise PoolError(f"unknown population {population!r}: one of {', '.join(allowed)}")
     kind_row = con.execute("SELECT kind, label FROM measures WHERE measure = ?", [measure]).fetchone()
     if kind_row and grade_min is None:
         kind, label = kind_row
