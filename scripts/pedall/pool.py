@@ -20,6 +20,7 @@ from scipy import stats
 
 from .meta import Pooled, expit, logit, plo, random_effects
 from .problems import PoolError
+from .query import aligned
 
 GROUP_LABELS = {
     "cd19_car_t": "CD19 CAR-T", "cd22_car_t": "CD22 CAR-T", "cd19_cd22_car_t": "CD19/CD22 CAR-T",
@@ -300,10 +301,7 @@ def render(res: PoolResult, fmt: str = "table") -> str:
              f"{_fmt(r['ci_lower'])}–{_fmt(r['ci_upper'])}",
              "" if math.isnan(r["pi_lower"]) else f"{_fmt(r['pi_lower'])}–{_fmt(r['pi_upper'])}",
              _fmt(r["tau2"]), _fmt(r["i2"]), _fmt(r["q"]), _fmt(r["q_p"])] for r in rows]
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body]
+    lines += aligned(head, body)
     lines += ["", "Studies:"]
     for s in res.studies:
         counts = f"{s.xi}/{s.n}" if s.xi is not None else f"N={s.n}"

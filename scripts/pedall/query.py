@@ -29,11 +29,15 @@ def run(db: Path, sql: str, fmt: str = "table") -> str:
     return _table(cols, rows)
 
 
-def _table(cols: list[str], rows: list[tuple]) -> str:
+def aligned(cols: list[str], rows: list[list[str]] | list[tuple]) -> list[str]:
+    """A header, a rule and the rows, in columns padded to their widest cell."""
     cells = [["" if v is None else str(v) for v in r] for r in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
-    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    out = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)), "  ".join("-" * w for w in widths)]
+    return out + ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+
+
+def _table(cols: list[str], rows: list[tuple]) -> str:
+    out = aligned(cols, rows)
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out)
