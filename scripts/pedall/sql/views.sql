@@ -1,16 +1,19 @@
 -- Views of the pedall database. Each view is documented with COMMENT ON VIEW below.
 
--- Publication order within a study: newest data cutoff first, else newest year.
+-- Publication order within a study: newest data cutoff first, else newest year. A third-party
+-- summary (a review's table, a news report) ranks after every primary or regulatory report, so that
+-- its figure is used only where no report of the trial itself gives one.
 -- data_cutoff is an ISO date or year-month, so text order is time order.
 CREATE VIEW publication_recency AS
-SELECT p.publication_id, p.study_id,
+SELECT p.publication_id, p.study_id, p.report_type = 'third_party_summary' AS third_party,
        row_number() OVER (PARTITION BY p.study_id
-                          ORDER BY p.data_cutoff DESC NULLS LAST, p.year DESC, p.publication_id DESC) AS recency_rank
+                          ORDER BY p.report_type = 'third_party_summary', p.data_cutoff DESC NULLS LAST,
+                                   p.year DESC, p.publication_id DESC) AS recency_rank
 FROM publications p;
 
-CREATE VIEW latest_outcomes AS
+CREATE VIEW latest_outcomes_all AS
 SELECT * EXCLUDE (rn) FROM (
-  SELECT a.study_id, a.product_id, o.*, p.year, p.data_cutoff, r.recency_rank,
+  SELECT a.study_id, a.product_id, o.*, p.year, p.data_cutoff, r.recency_rank, r.third_party,
          row_number() OVER (
            PARTITION BY a.study_id, o.arm_id, o.comparator_arm_id, o.measure, o.analysis_population,
                         o.subgroup, o.analysis_variant, o.estimate_type, o.timepoint_months
@@ -20,6 +23,10 @@ SELECT * EXCLUDE (rn) FROM (
   JOIN publications p USING (publication_id)
   JOIN publication_recency r USING (publication_id)
 ) WHERE rn = 1;
+
+-- Third-party figures are left out by default; latest_outcomes_all keeps them, flagged.
+CREATE VIEW latest_outcomes AS
+SELECT * EXCLUDE (third_party) FROM latest_outcomes_all WHERE NOT third_party;
 
 -- Proportions with events and totals, from outcomes and adverse events, with a Wilson 95% CI and
 -- metafor's logit (measure = "PLO"): 0.5 is added to both cells only when one of them is zero.
@@ -58,9 +65,10 @@ SELECT a.study_id, a.product_id, adj.arm_id, adj.source_table, adj.row_id, adj.m
            / (1 + 1.959963984540054 ^ 2 / adj.ni) AS wilson_upper_percent,
        ln(adj.xa / (adj.na - adj.xa)) AS yi,
        1 / adj.xa + 1 / (adj.na - adj.xa) AS vi,
-       adj.publication_id, adj.source_location, adj.value_origin
+       adj.publication_id, adj.source_location, adj.value_origin, r.third_party
 FROM adj
-JOIN arms a USING (arm_id);
+JOIN arms a USING (arm_id)
+JOIN publication_recency r USING (publication_id);
 
 -- Survival and cumulative-incidence estimates at time points. The standard error is derived from
 -- a reported CI as (upper - lower) / (2 z), on the percent scale, assuming a symmetric interval.
@@ -74,19 +82,22 @@ SELECT a.study_id, a.product_id, o.arm_id, o.outcome_id, o.measure, o.analysis_p
                                                                 WHEN 90 THEN 1.6448536269514722
                                                                 WHEN 99 THEN 2.5758293035489004 END)
        END AS se_percent,
-       o.publication_id, o.source_location, o.value_origin, o.note
+       o.publication_id, o.source_location, o.value_origin, o.note, r.third_party
 FROM outcomes o
 JOIN arms a USING (arm_id)
+JOIN publication_recency r USING (publication_id)
 WHERE o.estimate_type IN ('kaplan_meier', 'cumulative_incidence') AND o.timepoint_months IS NOT NULL;
 
 -- The arm that stands for each study in summaries and pooled analyses: pooled dose cohorts, else the
--- single arm, else the first experimental arm. In a randomized trial a pooled group only gathers a
--- stratum's arms, so there the experimental arm is used.
+-- single arm (or the whole cohort of an observational study), else the first experimental arm. In a
+-- randomized trial a pooled group only gathers a stratum's arms, so there the experimental arm is
+-- used. A factor group (e.g. high disease burden) never stands for its study.
 CREATE VIEW summary_arms AS
 SELECT study_id, arm_id FROM (
   SELECT a.study_id, a.arm_id, row_number() OVER (PARTITION BY a.study_id ORDER BY
            CASE WHEN a.role = 'pooled' AND s.design <> 'randomized' THEN 0
-                WHEN a.role = 'single_arm' THEN 1 WHEN a.role = 'experimental' THEN 2 ELSE 3 END,
+                WHEN a.role IN ('single_arm', 'cohort') THEN 1 WHEN a.role = 'experimental' THEN 2
+                WHEN a.role = 'factor_group' THEN 4 ELSE 3 END,
            a.arm_id) AS rn
   FROM arms a JOIN studies s USING (study_id)) WHERE rn = 1;
 
@@ -99,7 +110,7 @@ WITH summary_arm AS (
   -- N treated: infused (cell therapies) or treated, from the newest publication reporting it.
   SELECT f.arm_id, arg_min(f.n, r.recency_rank) AS n_treated
   FROM participant_flow f JOIN publication_recency r USING (publication_id)
-  WHERE f.stage IN ('infused', 'treated')
+  WHERE f.stage IN ('infused', 'treated') AND NOT r.third_party
   GROUP BY f.arm_id
 ), eff AS (
   SELECT arm_id,
@@ -113,18 +124,22 @@ WITH summary_arm AS (
 ), tox AS (
   SELECT e.arm_id,
     -- a percent the source did not print is derived from its counts
-    arg_min(coalesce(e.estimate, 100.0 * e.n_events / e.n_total), r.recency_rank)
+    -- an all-cause (or unqualified) count is preferred to a treatment-related one
+    arg_min(coalesce(e.estimate, 100.0 * e.n_events / e.n_total), (e.attribution = 'treatment_related', r.recency_rank))
         FILTER (WHERE e.event = 'crs' AND e.grade_min = 3 AND e.grade_max = 5)
         AS crs_grade3plus_percent,
-    arg_min(coalesce(e.estimate, 100.0 * e.n_events / e.n_total), r.recency_rank)
+    arg_min(coalesce(e.estimate, 100.0 * e.n_events / e.n_total), (e.attribution = 'treatment_related', r.recency_rank))
         FILTER (WHERE e.event IN ('neurologic_event', 'icans') AND e.grade_min = 3 AND e.grade_max = 5)
         AS neurotox_grade3plus_percent
   FROM adverse_events e JOIN publication_recency r USING (publication_id)
+  WHERE NOT r.third_party
   GROUP BY e.arm_id
 )
-SELECT s.study_id, s.acronym, sa.product_id, p.name AS product_name, s.design, s.phase,
+SELECT s.study_id, s.acronym, sa.product_id, p.name AS product_name, s.design,
+       s.design IN ('single_arm', 'randomized', 'nonrandomized_multiarm') AS interventional, s.phase,
        s.intervention_class, s.setting, sa.arm_id AS summary_arm_id,
-       (SELECT count(*) FROM publications pu WHERE pu.study_id = s.study_id) AS n_publications,
+       (SELECT count(*) FROM publications pu
+        WHERE pu.study_id = s.study_id AND pu.report_type <> 'third_party_summary') AS n_publications,
        flow.n_treated, eff.cr_cri_percent, eff.efs_12m_percent, eff.os_12m_percent,
        tox.crs_grade3plus_percent, tox.neurotox_grade3plus_percent
 FROM studies s
@@ -135,9 +150,103 @@ LEFT JOIN eff ON eff.arm_id = sa.arm_id
 LEFT JOIN tox ON tox.arm_id = sa.arm_id
 ORDER BY s.study_id;
 
-COMMENT ON VIEW publication_recency IS 'Publications ranked within their study: 1 = newest data cutoff (else newest year).';
-COMMENT ON VIEW latest_outcomes IS 'For each study, arm, comparator, measure, population, subgroup, estimate type and time point, the outcome row from the newest publication, so that pooled analyses count each trial once.';
+-- Coverage: one row per study and core figure of a meta-analysis, with the best available value
+-- (reported before calculated before read from a figure; primary and regulatory reports before
+-- third-party summaries; newest first) or, when there is none, why: the readable sources do not
+-- report it, or no source of the study could be read at all.
+CREATE VIEW coverage_items AS
+SELECT * FROM (VALUES
+  (1, 'n_enrolled', 'N enrolled or randomized'),
+  (2, 'n_treated', 'N infused or treated'),
+  (3, 'cr_cri', 'CR/CRi (or CR)'),
+  (4, 'mrd_negative_cr', 'MRD-negative remission'),
+  (5, 'efs', 'EFS (time point or median)'),
+  (6, 'os', 'OS (time point or median)'),
+  (7, 'rfs_dfs', 'RFS, DFS or LFS'),
+  (8, 'crs_any', 'CRS, any grade'),
+  (9, 'crs_grade3plus', 'CRS, grade >=3'),
+  (10, 'neurotox_any', 'Neurotoxicity/ICANS, any grade'),
+  (11, 'neurotox_grade3plus', 'Neurotoxicity/ICANS, grade >=3'),
+  (12, 'sos_vod', 'SOS/VOD (inotuzumab)')
+) AS t(item_order, item, item_label);
+
+CREATE VIEW coverage AS
+WITH orig_rank AS (
+  SELECT * FROM (VALUES ('reported', 0), ('calculated', 1), ('read_from_figure', 2)) AS t(value_origin, o)
+), figures AS (
+  SELECT a.study_id,
+         CASE WHEN f.stage IN ('enrolled', 'randomized') THEN 'n_enrolled' ELSE 'n_treated' END AS item,
+         CAST(f.n AS VARCHAR) AS value, f.arm_id, f.publication_id, CAST(f.value_origin AS VARCHAR) AS value_origin
+  FROM participant_flow f JOIN arms a USING (arm_id)
+  WHERE f.stage IN ('enrolled', 'randomized', 'infused', 'treated') AND a.role <> 'factor_group'
+  UNION ALL
+  SELECT a.study_id,
+         CASE WHEN o.measure IN ('cr_cri', 'cr') THEN 'cr_cri'
+              WHEN o.measure IN ('mrd_negative_cr') THEN 'mrd_negative_cr'
+              WHEN o.measure = 'efs' THEN 'efs' WHEN o.measure = 'os' THEN 'os'
+              ELSE 'rfs_dfs' END,
+         concat_ws(' ',
+           CASE WHEN o.n_events IS NOT NULL AND o.n_total IS NOT NULL THEN o.n_events || '/' || o.n_total END,
+           CASE WHEN o.estimate IS NOT NULL THEN CAST(o.estimate AS VARCHAR) || CASE WHEN o.unit = 'months' THEN ' months' ELSE '%' END END,
+           CASE WHEN o.timepoint_months IS NOT NULL AND o.estimate_type <> 'proportion'
+                THEN 'at ' || CAST(o.timepoint_months AS VARCHAR) || ' months' END,
+           CASE WHEN o.estimate_type = 'median' AND o.estimate IS NULL THEN 'median not reached'
+                WHEN o.estimate_type = 'median' THEN '(median)' END),
+         o.arm_id, o.publication_id, CAST(o.value_origin AS VARCHAR)
+  FROM outcomes o JOIN arms a USING (arm_id)
+  WHERE o.measure IN ('cr_cri', 'cr', 'mrd_negative_cr', 'efs', 'os', 'rfs', 'dfs', 'lfs')
+    AND o.estimate_type IN ('proportion', 'kaplan_meier', 'median', 'cumulative_incidence')
+    AND o.comparator_arm_id IS NULL
+  UNION ALL
+  SELECT a.study_id,
+         CASE WHEN e.event = 'crs' THEN 'crs' WHEN e.event = 'sos_vod' THEN 'sos_vod' ELSE 'neurotox' END
+           || CASE WHEN e.event = 'sos_vod' THEN '' WHEN e.grade_min >= 3 THEN '_grade3plus' ELSE '_any' END,
+         concat_ws(' ',
+           CASE WHEN e.n_events IS NOT NULL AND e.n_total IS NOT NULL THEN e.n_events || '/' || e.n_total END,
+           CASE WHEN e.estimate IS NOT NULL THEN CAST(e.estimate AS VARCHAR) || '%' END,
+           CASE WHEN e.grade_max < 5 THEN '(grade ' || e.grade_min || '-' || e.grade_max || ')' END,
+           CASE WHEN e.attribution = 'treatment_related' THEN '(related)' END),
+         e.arm_id, e.publication_id, CAST(e.value_origin AS VARCHAR)
+  FROM adverse_events e JOIN arms a USING (arm_id)
+  WHERE e.event IN ('crs', 'icans', 'neurologic_event', 'sos_vod')
+    AND (e.grade_min IS NULL OR e.grade_min IN (1, 3))
+    AND (e.event = 'sos_vod' OR e.grade_min IS NOT NULL)
+), ranked AS (
+  SELECT fg.*, r.third_party, p.report_type,
+         count(*) OVER (PARTITION BY fg.study_id, fg.item) AS n_rows,
+         row_number() OVER (PARTITION BY fg.study_id, fg.item
+                            ORDER BY r.third_party, sa.summary_arm_id IS NULL, o.o, r.recency_rank, fg.value) AS rn
+  FROM figures fg
+  LEFT JOIN (SELECT arm_id AS summary_arm_id FROM summary_arms) sa ON sa.summary_arm_id = fg.arm_id
+  JOIN publication_recency r USING (publication_id)
+  JOIN publications p USING (publication_id)
+  JOIN orig_rank o USING (value_origin)
+), readable AS (
+  SELECT study_id, max(CASE evidence_read WHEN 'full_text' THEN 3 WHEN 'tables' THEN 2
+                                          WHEN 'abstract' THEN 1 ELSE 0 END) AS depth
+  FROM publications GROUP BY study_id
+)
+SELECT s.study_id, s.intervention_class, i.item_order, i.item, i.item_label,
+       CASE WHEN b.study_id IS NOT NULL AND b.third_party THEN 'third_party_only'
+            WHEN b.study_id IS NOT NULL THEN CAST(b.value_origin AS VARCHAR)
+            WHEN i.item = 'sos_vod' AND s.intervention_class <> 'antibody_drug_conjugate' THEN 'not_applicable'
+            WHEN coalesce(rd.depth, 0) = 0 THEN 'source_not_readable'
+            ELSE 'not_in_readable_sources' END AS status,
+       b.value, b.publication_id, CAST(b.report_type AS VARCHAR) AS report_type, coalesce(b.n_rows, 0) AS n_rows,
+       CASE coalesce(rd.depth, 0) WHEN 3 THEN 'full_text' WHEN 2 THEN 'tables' WHEN 1 THEN 'abstract'
+                                  ELSE 'not_found' END AS deepest_source_read
+FROM studies s
+CROSS JOIN coverage_items i
+LEFT JOIN (SELECT * FROM ranked WHERE rn = 1) b ON b.study_id = s.study_id AND b.item = i.item
+LEFT JOIN readable rd ON rd.study_id = s.study_id
+ORDER BY s.study_id, i.item_order;
+
+COMMENT ON VIEW publication_recency IS 'Publications ranked within their study: 1 = newest data cutoff (else newest year); third-party summaries rank after every report of the trial itself (third_party = true).';
+COMMENT ON VIEW latest_outcomes_all IS 'As latest_outcomes, but keeping figures that only a third-party summary gives (third_party = true); a report of the trial itself always wins over a third-party one.';
+COMMENT ON VIEW latest_outcomes IS 'For each study, arm, comparator, measure, population, subgroup, estimate type and time point, the outcome row from the newest publication, so that pooled analyses count each trial once. Third-party summaries are left out (see latest_outcomes_all).';
 COMMENT ON VIEW binary_outcomes IS 'Every outcome (estimate_type proportion) and adverse-event figure with events (xi) and total (ni): proportion, Wilson 95% CI in percent, and metafor PLO logit yi with sampling variance vi (0.5 added to both cells only when a cell is zero).';
 COMMENT ON VIEW survival_outcomes IS 'Kaplan-Meier and cumulative-incidence estimates at time points (percent) with CIs and a standard error derived from the CI assuming symmetry on the percent scale.';
-COMMENT ON VIEW summary_arms IS 'The arm standing for each study in study_summary and pedall pool: pooled dose cohorts, else the single arm, else the first experimental arm.';
+COMMENT ON VIEW summary_arms IS 'The arm standing for each study in study_summary and pedall pool: pooled dose cohorts, else the single arm or whole cohort, else the first experimental arm; never a factor group.';
 COMMENT ON VIEW study_summary IS 'One row per study: product, design, N treated or infused, CR/CRi, 12-month EFS and OS, grade >=3 CRS and neurotoxicity of its summary arm (pooled dose cohorts, else single arm, else first experimental arm), where reported; figures from the newest publication reporting them.';
+COMMENT ON VIEW coverage_items IS 'The core figures of the coverage view, in display order.';
+COMMENT ON VIEW coverage IS 'One row per study and core figure (N, CR/CRi, MRD-negative remission, EFS, OS, RFS/DFS, CRS and neurotoxicity any grade and grade >=3, SOS/VOD for inotuzumab): status is the value_origin of the best figure (reported, calculated, read_from_figure), third_party_only, not_applicable, not_in_readable_sources (the sources that could be read do not give it) or source_not_readable (no source of the study could be read); value, publication and how many rows give the figure.';
