@@ -47,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--by", choices=["intervention_class", "product", "study_design"], help="subgroups")
     pl.add_argument("--population", help="only figures in this analysis population (e.g. infused)")
     pl.add_argument("--method", choices=["REML", "DL"], default="REML", help="tau² estimator (default REML)")
+    pl.add_argument("--design", default="interventional",
+                    help="interventional (default), observational, all, or one studies.design value")
+    pl.add_argument("--include-third-party", action="store_true",
+                    help="also use figures that only a third-party summary gives (never over a trial's own report)")
+    pl.add_argument("--keep", action="append", default=[], metavar="STUDY",
+                    help="of two overlapping studies, use this one (repeatable)")
+    pl.add_argument("--drop", action="append", default=[], metavar="STUDY", help="leave this study out (repeatable)")
     pl.add_argument("--format", choices=["table", "csv", "json"], default="table")
     pl.add_argument("--plot", type=Path, help="write a forest plot (.png or .svg)")
     pl.add_argument("--db", type=Path, default=None, help="database file (default: this version's build)")
@@ -106,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                 from .pool import pool, render
 
                 res = pool(db, args.measure, timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
-                           population=args.population, method=args.method)
+                           population=args.population, method=args.method, design=args.design,
+                           include_third_party=args.include_third_party, keep=tuple(args.keep),
+                           drop=tuple(args.drop))
                 print(render(res, args.format))
                 if args.plot:
                     draw(res, args.plot)

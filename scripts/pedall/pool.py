@@ -26,6 +26,8 @@ GROUP_LABELS = {
     "cd19_car_t": "CD19 CAR-T", "cd22_car_t": "CD22 CAR-T", "cd19_cd22_car_t": "CD19/CD22 CAR-T",
     "bispecific_t_cell_engager": "Bispecific T-cell engager", "antibody_drug_conjugate": "Antibody-drug conjugate",
     "menin_inhibitor": "Menin inhibitor", "single_arm": "Single-arm", "randomized": "Randomized",
+    "nonrandomized_multiarm": "Non-randomized multi-arm", "retrospective_cohort": "Retrospective cohort",
+    "prospective_cohort": "Prospective cohort", "registry": "Registry", "case_series": "Case series",
 }
 GROUPINGS = {"intervention_class": "intervention_class", "product": "product_id", "study_design": "design"}
 # When a study reports one figure in several populations, the first of these is used.
@@ -104,6 +106,16 @@ class PoolResult:
     groups: list[GroupResult]
     overall: GroupResult
     excluded: list[tuple[str, str]] = field(default_factory=list)
+    design: str = "interventional"
+    third_party: bool = False
+
+    @property
+    def selection(self) -> str:
+        """Which studies were eligible, in words, so that every output says it."""
+        who = {"all": "all designs", "interventional": "interventional trials only",
+               "observational": "observational studies only"}.get(self.design, f"design {self.design} only")
+        return f"studies: {who} (--design {self.design}); third-party figures " + (
+            "included" if self.third_party else "excluded")
 
     @property
     def title(self) -> str:
@@ -122,7 +134,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
 
 
 def _candidates(con: duckdb.DuckDBPyConnection, measure: str, timepoint: float | None, grade_min: int | None,
-                population: str | None) -> tuple[str, str, list[dict]]:
+                population: str | None, design: str, third_party: bool) -> tuple[str, str, list[dict]]:
     # Each study is represented by its summary arm (view summary_arms of the release database).
     if population is not None:
         # The allowed populations are the schema's enumeration, carried by the database's ENUM type.
@@ -136,12 +148,14 @@ def _candidates(con: duckdb.DuckDBPyConnection, measure: str, timepoint: float |
         SELECT l.study_id, s.acronym, s.intervention_class, s.design, a.product_id, l.arm_id, l.publication_id,
                CAST(l.analysis_population AS VARCHAR) AS population, l.timepoint_months,
                CAST(l.estimate_type AS VARCHAR) AS estimate_type, l.n_events, l.n_total, l.estimate,
-               l.ci_level, l.ci_lower, l.ci_upper, l.recency_rank
-        FROM latest_outcomes l JOIN summary_arms USING (arm_id) JOIN studies s ON s.study_id = l.study_id
+               l.ci_level, l.ci_lower, l.ci_upper, l.recency_rank, l.third_party
+        FROM latest_outcomes_all l JOIN summary_arms USING (arm_id) JOIN studies s ON s.study_id = l.study_id
+        JOIN study_designs d ON d.study_id = l.study_id
         JOIN arms a ON a.arm_id = l.arm_id
         WHERE l.measure = ? AND l.subgroup IS NULL AND l.analysis_variant IS NULL AND l.comparator_arm_id IS NULL
+          AND (? OR NOT l.third_party) AND (? = 'all' OR d.design_group = ? OR CAST(d.design AS VARCHAR) = ?)
         """
-        params: list = [measure]
+        params: list = [measure, third_party, design, design, design]
         if kind == "binary":
             sql += " AND l.estimate_type = 'proportion'"
         elif kind == "time_to_event":
@@ -165,13 +179,16 @@ def _candidates(con: duckdb.DuckDBPyConnection, measure: str, timepoint: float |
         SELECT sa.study_id, s.acronym, s.intervention_class, s.design, a.product_id, e.arm_id, e.publication_id,
                CAST(e.analysis_population AS VARCHAR) AS population, NULL AS timepoint_months,
                'proportion' AS estimate_type, e.n_events, e.n_total, e.estimate,
-               NULL AS ci_level, NULL AS ci_lower, NULL AS ci_upper, r.recency_rank
+               NULL AS ci_level, NULL AS ci_lower, NULL AS ci_upper, r.recency_rank, r.third_party,
+               CAST(e.attribution AS VARCHAR) AS attribution
         FROM adverse_events e JOIN summary_arms sa USING (arm_id) JOIN studies s ON s.study_id = sa.study_id
+        JOIN study_designs d ON d.study_id = sa.study_id
         JOIN arms a ON a.arm_id = e.arm_id
         JOIN publication_recency r ON r.publication_id = e.publication_id
         WHERE e.event IN (SELECT unnest(?)) AND e.grade_min = ? AND e.grade_max = 5
+          AND (? OR NOT r.third_party) AND (? = 'all' OR d.design_group = ? OR CAST(d.design AS VARCHAR) = ?)
         """
-        params = [list(events), g]
+        params = [list(events), g, third_party, design, design, design]
         if population:
             sql += " AND e.analysis_population = ?"
             params.append(population)
@@ -183,7 +200,8 @@ def _candidates(con: duckdb.DuckDBPyConnection, measure: str, timepoint: float |
 def _one_per_study(rows: list[dict]) -> list[dict]:
     def rank(r: dict) -> tuple:
         pop = POPULATION_ORDER.index(r["population"]) if r["population"] in POPULATION_ORDER else 99
-        return (pop, r["recency_rank"], r["timepoint_months"] if r["timepoint_months"] is not None else -1)
+        related = r.get("attribution") == "treatment_related"  # an all-cause count says more
+        return (related, pop, r["recency_rank"], r["timepoint_months"] if r["timepoint_months"] is not None else -1)
     best: dict[str, dict] = {}
     for r in rows:
         if r["study_id"] not in best or rank(r) < rank(best[r["study_id"]]):
@@ -202,18 +220,60 @@ def _implied_scale(rows: list[StudyRow]) -> Scale:
     return min(SURVIVAL_SCALES, key=asymmetry)
 
 
+def _overlaps(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    return [tuple(r) for r in con.execute(  # type: ignore[misc]
+        "SELECT study_id, overlapping_study_id, CAST(relation AS VARCHAR) FROM study_overlaps").fetchall()]
+
+
+def _resolve_overlaps(rows: list[dict], overlaps: list[tuple[str, str, str]], keep: tuple[str, ...],
+                      drop: tuple[str, ...]) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Drop what the user named; refuse while two remaining studies report some of the same patients.
+
+    Which of two overlapping studies stands for the patients is a judgement the user must make (the
+    larger registry, the trial with the longer follow-up, ...), so nothing is chosen silently.
+    """
+    dropped = [(r["study_id"], "dropped with --drop") for r in rows if r["study_id"] in drop]
+    rows = [r for r in rows if r["study_id"] not in drop]
+    present = {r["study_id"] for r in rows}
+    unresolved = []
+    for a, b, how in overlaps:
+        if a not in present or b not in present:
+            continue
+        if a in keep and b in keep:
+            raise PoolError(f"--keep names both {a} and {b}, which overlap ({how}): keep one")
+        if a in keep or b in keep:
+            gone, kept = (b, a) if a in keep else (a, b)
+            present.discard(gone)
+            dropped.append((gone, f"overlaps {kept} ({how.replace('_', ' ')}); --keep {kept}"))
+        else:
+            unresolved.append(f"{a} and {b} ({how.replace('_', ' ')})")
+    if unresolved:
+        raise PoolError("overlapping studies would count some patients twice: " + "; ".join(unresolved)
+                        + ". Say which to use with --keep STUDY (or leave one out with --drop STUDY)")
+    return [r for r in rows if r["study_id"] in present], dropped
+
+
 def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: int | None = None,
-         by: str | None = None, population: str | None = None, method: str = "REML") -> PoolResult:
+         by: str | None = None, population: str | None = None, method: str = "REML",
+         design: str = "interventional", include_third_party: bool = False, keep: tuple[str, ...] = (),
+         drop: tuple[str, ...] = ()) -> PoolResult:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        kind, label, cands = _candidates(con, measure, timepoint, grade_min, population)
+        designs = ["all", *(r[0] for r in con.execute(
+            "SELECT DISTINCT design_group FROM study_designs ORDER BY 1").fetchall()),
+            *con.execute("SELECT enum_range(NULL::studies_design)").fetchone()[0]]
+        if design not in designs:
+            raise PoolError(f"unknown design {design!r}: one of {', '.join(dict.fromkeys(designs))}")
+        kind, label, cands = _candidates(con, measure, timepoint, grade_min, population, design,
+                                         include_third_party)
+        overlaps = _overlaps(con)
         row = con.execute("SELECT value FROM pedall_metadata WHERE key = 'version'").fetchone()
         version = row[0] if row else "unknown"
     finally:
         con.close()
-    excluded: list[tuple[str, str]] = []
     studies: list[StudyRow] = []
-    for r in _one_per_study(cands):
+    chosen, excluded = _resolve_overlaps(_one_per_study(cands), overlaps, keep, drop)
+    for r in chosen:
         group = str(r[GROUPINGS[by]]) if by else "all"
         n = r["n_total"]
         if kind == "binary":
@@ -258,7 +318,7 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
         s.weight = w
     overall = GroupResult("overall", len(studies), sum(s.n for s in studies), overall_p)
     return PoolResult(measure, label, timepoint, grade_min, by, method, scale, version, studies,
-                      groups if by else [], overall, excluded)
+                      groups if by else [], overall, excluded, design, include_third_party)
 
 
 def summary_rows(res: PoolResult) -> list[dict]:
@@ -285,6 +345,7 @@ def render(res: PoolResult, fmt: str = "table") -> str:
     rows = summary_rows(res)
     if fmt == "json":
         return json.dumps({"measure": res.measure, "title": res.title, "version": res.version,
+                           "design": res.design, "include_third_party": res.third_party,
                            "method": res.method, "scale": res.scale.name, "by": res.by,
                            "summary": rows, "studies": [asdict(s) for s in res.studies],
                            "excluded": [{"study_id": s, "reason": w} for s, w in res.excluded]},
@@ -295,7 +356,8 @@ def render(res: PoolResult, fmt: str = "table") -> str:
         w.writeheader()
         w.writerows({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows)
         return buf.getvalue()
-    lines = [f"{res.title} — random effects ({res.method}), {res.scale.name} scale, pedall {res.version}", ""]
+    lines = [f"{res.title} — random effects ({res.method}), {res.scale.name} scale, pedall {res.version}",
+             res.selection, ""]
     head = ["group", "k", "N", "estimate %", "95% CI", "95% PI", "tau²", "I² %", "Q", "p(Q)"]
     body = [[r["group"], str(r["k"]), str(r["n"]), _fmt(r["estimate"]),
              f"{_fmt(r['ci_lower'])}–{_fmt(r['ci_upper'])}",

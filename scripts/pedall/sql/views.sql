@@ -11,6 +11,14 @@ SELECT p.publication_id, p.study_id, p.report_type = 'third_party_summary' AS th
                                    p.year DESC, p.publication_id DESC) AS recency_rank
 FROM publications p;
 
+-- Interventional trials against observational studies: the one place this grouping is defined
+-- (pedall pool --design and study_summary both read it).
+CREATE VIEW study_designs AS
+SELECT study_id, design,
+       CASE WHEN design IN ('single_arm', 'randomized', 'nonrandomized_multiarm') THEN 'interventional'
+            ELSE 'observational' END AS design_group
+FROM studies;
+
 CREATE VIEW latest_outcomes_all AS
 SELECT * EXCLUDE (rn) FROM (
   SELECT a.study_id, a.product_id, o.*, p.year, p.data_cutoff, r.recency_rank, r.third_party,
@@ -97,7 +105,7 @@ SELECT study_id, arm_id FROM (
   SELECT a.study_id, a.arm_id, row_number() OVER (PARTITION BY a.study_id ORDER BY
            CASE WHEN a.role = 'pooled' AND s.design <> 'randomized' THEN 0
                 WHEN a.role IN ('single_arm', 'cohort') THEN 1 WHEN a.role = 'experimental' THEN 2
-                WHEN a.role = 'factor_group' THEN 4 ELSE 3 END,
+                WHEN a.role IN ('factor_group', 'analysis_set') THEN 4 ELSE 3 END,
            a.arm_id) AS rn
   FROM arms a JOIN studies s USING (study_id)) WHERE rn = 1;
 
@@ -135,14 +143,14 @@ WITH summary_arm AS (
   WHERE NOT r.third_party
   GROUP BY e.arm_id
 )
-SELECT s.study_id, s.acronym, sa.product_id, p.name AS product_name, s.design,
-       s.design IN ('single_arm', 'randomized', 'nonrandomized_multiarm') AS interventional, s.phase,
+SELECT s.study_id, s.acronym, sa.product_id, p.name AS product_name, s.design, d.design_group, s.phase,
        s.intervention_class, s.setting, sa.arm_id AS summary_arm_id,
        (SELECT count(*) FROM publications pu
         WHERE pu.study_id = s.study_id AND pu.report_type <> 'third_party_summary') AS n_publications,
        flow.n_treated, eff.cr_cri_percent, eff.efs_12m_percent, eff.os_12m_percent,
        tox.crs_grade3plus_percent, tox.neurotox_grade3plus_percent
 FROM studies s
+JOIN study_designs d USING (study_id)
 LEFT JOIN summary_arm sa USING (study_id)
 LEFT JOIN products p ON p.product_id = sa.product_id
 LEFT JOIN flow ON flow.arm_id = sa.arm_id
@@ -248,5 +256,6 @@ COMMENT ON VIEW binary_outcomes IS 'Every outcome (estimate_type proportion) and
 COMMENT ON VIEW survival_outcomes IS 'Kaplan-Meier and cumulative-incidence estimates at time points (percent) with CIs and a standard error derived from the CI assuming symmetry on the percent scale.';
 COMMENT ON VIEW summary_arms IS 'The arm standing for each study in study_summary and pedall pool: pooled dose cohorts, else the single arm or whole cohort, else the first experimental arm; never a factor group.';
 COMMENT ON VIEW study_summary IS 'One row per study: product, design, N treated or infused, CR/CRi, 12-month EFS and OS, grade >=3 CRS and neurotoxicity of its summary arm (pooled dose cohorts, else single arm, else first experimental arm), where reported; figures from the newest publication reporting them.';
+COMMENT ON VIEW study_designs IS 'Each study''s design and its group: interventional (single_arm, randomized, nonrandomized_multiarm) or observational (cohorts, registries, case series). pedall pool uses interventional studies unless --design says otherwise.';
 COMMENT ON VIEW coverage_items IS 'The core figures of the coverage view, in display order.';
 COMMENT ON VIEW coverage IS 'One row per study and core figure (N, CR/CRi, MRD-negative remission, EFS, OS, RFS/DFS, CRS and neurotoxicity any grade and grade >=3, SOS/VOD for inotuzumab): status is the value_origin of the best figure (reported, calculated, read_from_figure), third_party_only, not_applicable, not_in_readable_sources (the sources that could be read do not give it) or source_not_readable (no source of the study could be read); value, publication and how many rows give the figure.';
