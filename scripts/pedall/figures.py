@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import coverage
 from .forest import draw
 from .pool import pool, render
 from .problems import PoolError
@@ -37,6 +38,7 @@ FIGURES = (
                "Grade 3 or higher neurotoxicity (ICANS or neurologic events), pooled by intervention class."),
 )
 MIN_STUDIES = 2
+COVERAGE_NAME = "coverage"
 
 
 def write(db: Path, out: Path, version: str) -> None:
@@ -61,4 +63,23 @@ def write(db: Path, out: Path, version: str) -> None:
         lines += [f"![{spec.name}]({spec.name}.png)", "", f"Files: `{spec.name}.png`, `{spec.name}.svg`", "",
                   "Command:", "", "```sh", spec.command, "```", "", "Result:", "",
                   "```", render(res), "```", ""]
+    lines += _coverage(db, out)
     (out / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _coverage(db: Path, out: Path) -> list[str]:
+    """Draw the coverage heat map and return its README section."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cov = coverage.load(con)
+    finally:
+        con.close()
+    for ext in ("png", "svg"):
+        coverage.draw(cov, out / f"{COVERAGE_NAME}.{ext}")
+    return [f"## {COVERAGE_NAME}", "", "Which core figures each study has, and from what kind of source: the view "
+            "`coverage`, one cell per study and core figure.", "", f"![{COVERAGE_NAME}]({COVERAGE_NAME}.png)", "",
+            f"Files: `{COVERAGE_NAME}.png`, `{COVERAGE_NAME}.svg`", "", "Command:", "", "```sh",
+            'pedall query "select study_id, item, status, value, publication_id from coverage"', "```", "",
+            "Counts of core figures per study by status:", "", coverage.markdown_counts(cov), ""]

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import duckdb
 
+from . import coverage
 from .database import DB_NAME
+from .figures import COVERAGE_NAME
 from .package import Package
 
 _CSS = """
@@ -51,6 +53,7 @@ def render(pkg: Package, folder: Path) -> str:
         summary_cols = [c[0] for c in cur.description]
         summary = cur.fetchall()
         counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in pkg.tables}
+        cov = coverage.load(con)
         evidence = con.execute("SELECT CAST(evidence_read AS VARCHAR), count(*) FROM publications GROUP BY 1 "
                                "ORDER BY 1").fetchall()
     finally:
@@ -68,12 +71,16 @@ def render(pkg: Package, folder: Path) -> str:
              + ", ".join(f"{_e(k)} {n}" for k, n in evidence) + ". Values missing from a publication's readable "
              "part are left empty, never guessed; see <a href=\"CHANGELOG.md\">CHANGELOG.md</a> and the "
              "repository's curation notes.</p>",
+             "<h3 id=\"coverage-map\">Core figures per study</h3><p>Each cell is the best available figure of a "
+             "study for one core measure (hover for its value), or why there is none. Also as "
+             f"<a href=\"figures/{COVERAGE_NAME}.png\">PNG</a> and <a href=\"figures/{COVERAGE_NAME}.svg\">SVG</a>"
+             "; the view <code>coverage</code> holds the same data.</p>" + coverage.html_table(cov),
              "<h2 id=\"studies\">Studies</h2>",
              '<div style="overflow-x:auto">' + _table(summary_cols, summary, numeric) + "</div>",
              "<p class=\"meta\">Figures of each study's summary arm (pooled dose cohorts, else the single arm, else "
              "the first experimental arm) from its newest publication; percents.</p>",
              "<h2 id=\"figures\">Figures</h2>"]
-    figs = sorted((folder / "figures").glob("*.svg"))
+    figs = sorted(f for f in (folder / "figures").glob("*.svg") if f.stem != COVERAGE_NAME)
     if not figs:
         parts.append("<p>No analysis has at least two studies yet.</p>")
     for f in figs:
