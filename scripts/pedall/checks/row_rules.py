@@ -141,9 +141,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def check(table: Table, df: pd.DataFrame, raw: pd.DataFrame, rules: tuple[Rule, ...] = RULES) -> list[Problem]:
+def check(table: Table, df: pd.DataFrame, raw: pd.DataFrame) -> list[Problem]:
     out: list[Problem] = []
-    for rule in (r for r in rules if table.name in r.tables):
+    for rule in (r for r in RULES if table.name in r.tables):
         try:
             ok = rule.ok(df, raw)
             if not isinstance(ok, pd.Series) or not ok.index.equals(df.index):

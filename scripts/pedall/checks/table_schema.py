@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from .. import csvtext
 from ..frames import cast, to_pandas
 from ..package import Field, Package, Table
-from ..problems import Problem
+from ..problems import Problem, shown
 
 
 @dataclass
@@ -93,16 +93,16 @@ def _labels(table: Table, header: list[str]) -> tuple[list[Problem], bool]:
     return out, bool(absent) or duplicated
 
 
-def _rows(table: Table, mask: pa.Array, column: str, message: str, rule: str, shown: pa.Array | None = None) -> \
+def _rows(table: Table, mask: pa.Array, column: str, message: str, rule: str, cell: pa.Array | None = None) -> \
         list[Problem]:
-    """One problem per row where mask is true; with `shown`, the message follows that row's cell."""
+    """One problem per row where mask is true; with `cell`, the message follows that row's cell."""
     mask = pc.fill_null(mask, False)
     if not pc.any(mask).as_py():
         return []
     idx = pc.indices_nonzero(mask)
-    cells = shown.take(idx).to_pylist() if shown is not None else None
-    return [Problem(table.path, i + 2, column, f'"{cells[k]}" {message}' if cells is not None else message, rule)
-            for k, i in enumerate(idx.to_pylist())]
+    cells = cell.take(idx).to_pylist() if cell is not None else None
+    return [Problem(table.path, i + 2, column, f'"{shown(cells[k])}" {message}' if cells is not None else message,
+                    rule) for k, i in enumerate(idx.to_pylist())]
 
 
 def _cells(table: Table, f: Field, text: pa.Array, values: pa.Array, missing: pa.Array,
@@ -218,7 +218,7 @@ def foreign_keys(pkg: Package, loaded: dict[str, Loaded]) -> list[Problem]:
             bad = present & ~found
             label = ",".join(fk.fields)
             for i in bad.index[bad.to_numpy(bool)]:
-                values = ", ".join(str(v) for v in child.loc[i])
+                values = ", ".join(shown(v) for v in child.loc[i])
                 problems.append(Problem(item.table.path, int(i) + 2, label,
                                         f'"{values}" not found in {fk.resource or name}.'
                                         f'{",".join(fk.reference_fields)}', "foreign-key"))
