@@ -18,6 +18,15 @@ def validate(pkg: Package) -> dict[str, pd.DataFrame]:
     """
     problems = descriptor.check(pkg)
     loaded = {name: table_schema.load(pkg, table) for name, table in pkg.tables.items()}
+    problems += check_loaded(pkg, loaded)
+    if problems:
+        raise DataInvalid(_dedupe(problems))
+    return {name: item.typed for name, item in loaded.items() if item.typed is not None}
+
+
+def check_loaded(pkg: Package, loaded: dict[str, table_schema.Loaded]) -> list[Problem]:
+    """Every problem of the tables read by layer 1: theirs, the foreign keys, then layers 2 and 3."""
+    problems: list[Problem] = []
     for item in loaded.values():
         problems += item.problems
     problems += table_schema.foreign_keys(pkg, loaded)
@@ -28,9 +37,7 @@ def validate(pkg: Package) -> dict[str, pd.DataFrame]:
             raw = text_frame({f: loaded[name].text.column(f) for f in table.field_names})
             problems += row_rules.check(table, df, raw)
     problems += cross_table.check(pkg, frames)
-    if problems:
-        raise DataInvalid(_dedupe(problems))
-    return frames
+    return problems
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

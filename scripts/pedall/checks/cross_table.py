@@ -15,8 +15,8 @@ def check(pkg: Package, frames: dict[str, pd.DataFrame]) -> list[Problem]:
     problems: list[Problem] = []
     have = set(frames)
     if {"publications", "arms"} <= have:
-        pub_study = frames["publications"].set_index("publication_id")["study_id"]
-        arm_study = frames["arms"].set_index("arm_id")["study_id"]
+        pub_study = _lookup(frames["publications"], "publication_id", "study_id")
+        arm_study = _lookup(frames["arms"], "arm_id", "study_id")
         for name in VALUE_TABLES:
             if name in have:
                 problems += _publication_reports_arm_study(pkg, name, frames[name], pub_study, arm_study)
@@ -28,6 +28,11 @@ def check(pkg: Package, frames: dict[str, pd.DataFrame]) -> list[Problem]:
     if {"publications", "references"} <= have:
         problems += _review_refs(pkg, frames["publications"], frames["references"])
     return problems
+
+
+def _lookup(df: pd.DataFrame, key: str, value: str) -> pd.Series:
+    # A repeated or empty key is layer 1's to report; here the first row of each key stands.
+    return df.dropna(subset=[key]).drop_duplicates(key).set_index(key)[value]
 
 
 def _publication_reports_arm_study(pkg: Package, name: str, df: pd.DataFrame, pub_study: pd.Series,
@@ -63,9 +68,8 @@ def _review_refs(pkg: Package, pubs: pd.DataFrame, refs: pd.DataFrame) -> list[P
     # The screening log and the publications must tell the same story: a publication citing a
     # review reference names the reference's study, and every included reference is curated.
     out = []
-    refs = refs[refs["ref_no"].notna()].drop_duplicates("ref_no")  # key faults are layer 1's to report
-    included = refs.set_index("ref_no")["included"].fillna(False).astype(bool)
-    ref_study = refs.set_index("ref_no")["study_id"]
+    included = _lookup(refs, "ref_no", "included").fillna(False).astype(bool)
+    ref_study = _lookup(refs, "ref_no", "study_id")
     cites = pubs["review_ref"]
     known = cites.notna() & cites.isin(refs["ref_no"])  # an unknown ref_no is reported by the foreign key
     inc = cites.map(included).fillna(False).astype(bool)
