@@ -14,8 +14,8 @@ $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# `pedall build` validates first, and returns at once when the release is up to date.
 release: $(STAMP)
-	$(BIN)/pedall validate
 	$(BIN)/pedall build
 
 build: release

@@ -252,7 +252,7 @@ def test_a_built_version_is_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(ReleaseError, match="never overwritten"):
         build(root, dist)
     assert (rel / "SHA256SUMS").read_bytes() == before
-    assert sorted(p.name for p in dist.iterdir()) == sorted(
+    assert sorted(p.name for p in dist.iterdir() if not p.name.startswith(".")) == sorted(
         [rel.name, f"{rel.name}.zip", f"{rel.name}.duckdb", f"{rel.name}.duckdb.sha256"])
 
 

@@ -9,7 +9,6 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
-import frictionless
 import jsonschema
 
 from .checksums import mismatches, parse_sums, sha256, sidecar_matches
@@ -18,7 +17,26 @@ from .metadata import ReleaseError, changelog_has, citation_version, zenodo_vers
 
 
 def check(target: Path) -> list[str]:
-    """Every problem found with the release folder or zip; empty when it may be published."""
+    """Every problem found with the release folder or zip; empty when it may be published.
+
+    A target that cannot be read as a release at all (not a zip, no datapackage.json, broken
+    JSON) gives one problem saying so rather than an exception.
+    """
+    try:
+        return _check(target)
+    except zipfile.BadZipFile:
+        return ["not a zip file"]
+    except OSError as exc:
+        return [f"cannot read {exc.filename or target}: {exc.strerror or exc}"]
+    except UnicodeDecodeError as exc:
+        return [f"a file is not UTF-8 ({exc.reason})"]
+    except ValueError as exc:
+        return [f"datapackage.json is not valid JSON: {exc}"]
+    except (KeyError, TypeError, AttributeError) as exc:
+        return [f"datapackage.json is not a release descriptor: {type(exc).__name__}: {exc}"]
+
+
+def _check(target: Path) -> list[str]:
     if target.is_file() and target.suffix == ".zip":
         with tempfile.TemporaryDirectory() as tmp:
             with zipfile.ZipFile(target) as zf:
@@ -28,8 +46,10 @@ def check(target: Path) -> list[str]:
                 zf.extractall(tmp)  # names come from our own build; checked below against SHA256SUMS
             return _check_folder(Path(tmp) / tops.pop(), expect_db=False)
     if target.is_dir():
+        if not (target / "datapackage.json").is_file():
+            return ["not a release folder (no datapackage.json)"]
         return _check_folder(target, expect_db=True) + _duckdb_sidecar(target)
-    return [f"{target}: not a release folder or zip"]
+    return ["not a release folder or zip"]
 
 
 def _duckdb_sidecar(folder: Path) -> list[str]:
@@ -75,9 +95,17 @@ def _datapackage(folder: Path) -> list[str]:
     path = folder / "datapackage.json"
     if not path.exists():
         return ["datapackage.json is missing"]
-    d = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        return [f"datapackage.json is not valid JSON: {exc}"]
+    if not isinstance(d, dict):
+        return ["datapackage.json is not a JSON object"]
     problems = []
     for res in d.get("resources", []):
+        if not isinstance(res, dict) or not isinstance(res.get("path"), str) or "name" not in res:
+            problems.append(f"datapackage.json: resource without name or path: {str(res)[:80]}")
+            continue
         p = folder / res["path"]
         if not p.is_file():
             problems.append(f"datapackage.json: resource {res['name']}: {res['path']} is missing")
@@ -87,6 +115,8 @@ def _datapackage(folder: Path) -> list[str]:
         if res.get("hash") != f"sha256:{sha256(p)}":
             problems.append(f"datapackage.json: resource {res['name']}: hash does not match {res['path']}")
     # frictionless reads no Parquet without a plugin: validate the CSV resources in a scratch copy.
+    import frictionless  # slow to import; only this check needs it
+
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(shutil.copytree(folder / "data", Path(tmp) / "data")).parent
         csv_only = {**d, "resources": [r for r in d.get("resources", []) if r.get("format") == "csv"]}

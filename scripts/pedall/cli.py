@@ -1,4 +1,9 @@
-"""The `pedall` command line."""
+"""The `pedall` command line.
+
+Each subcommand imports only the modules it needs (pandas, frictionless, matplotlib and requests
+each take a noticeable fraction of a second to import), and every failure the user can cause
+ends in one line on stderr and exit 1 (2 for usage), never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .metadata import ReleaseError
-from .package import load_package
-from .problems import DataInvalid, PoolError
-from .snapshot import SnapshotError
+from .problems import DataInvalid, UsageError, UserError
 
 
 def _root() -> Path:
@@ -19,7 +21,8 @@ def _root() -> Path:
     for p in (here, *here.parents):
         if (p / "datapackage.json").exists():
             return p
-    return here
+    raise UsageError(f"not inside a pedall repository: no datapackage.json in {here} or any folder above it "
+                     "(run pedall inside the repository, or give --root)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("check-release", help="verify a built release folder or zip before publishing")
     c.add_argument("target", type=Path)
     sub.add_parser("freeze", help="record this version's inputs in releases/ (commit it with the release)")
-    from . import zenodo
-
-    z = sub.add_parser("zenodo", help="deposit a built release on Zenodo (sandbox unless --production)")
-    zenodo.add_arguments(z)
+    # Its options belong to zenodo.py, which imports requests: parsed there, and only when asked for.
+    z = sub.add_parser("zenodo", help="deposit a built release on Zenodo (sandbox unless --production)",
+                       add_help=False)
+    z.add_argument("zenodo_args", nargs=argparse.REMAINDER)
     pl = sub.add_parser("pool", help="random-effects meta-analysis of one figure per study")
     pl.add_argument("measure", help="outcome measure (e.g. cr_cri, efs) or adverse event (e.g. crs, neurotoxicity)")
     pl.add_argument("--timepoint", type=float, help="months (required for survival measures)")
@@ -61,73 +64,111 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("sql")
     q.add_argument("--db", type=Path, default=None, help="database file (default: this version's build)")
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    args = ap.parse_args(argv)
+    args, unknown = ap.parse_known_args(argv)
+    if unknown and args.cmd != "zenodo":
+        ap.error(f"unrecognized arguments: {' '.join(unknown)}")
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `pedall diff ... | head` ends quietly
-    root = (args.root or _root()).resolve()
     if args.cmd == "zenodo":
-        return zenodo.run(args)  # reports its own errors and exit codes (1 refused/failed, 2 usage)
+        from . import zenodo
+
+        zp = argparse.ArgumentParser(prog="pedall zenodo", description="deposit a built release on Zenodo")
+        zenodo.add_arguments(zp)
+        # zenodo reports its own errors (1 refused/failed, 2 usage)
+        return zenodo.run(zp.parse_args([*unknown, *args.zenodo_args]))
     try:
-        if args.cmd == "validate":
-            from .validate import validate
-
-            pkg = load_package(root)
-            frames = validate(pkg)
-            print(f"pedall {pkg.version}: valid ({', '.join(f'{n} {len(f)}' for n, f in frames.items())})")
-        elif args.cmd == "build":
-            from .release import build
-
-            out = build(root, (args.dist or root / "dist").resolve())
-            print(f"built {out}")
-        elif args.cmd == "diff":
-            from . import snapshot
-            from .diff import compare, to_json, to_markdown
-
-            result = compare(snapshot.load(args.old, root), snapshot.load(args.new, root))
-            print(to_json(result) if args.format == "json" else to_markdown(result))
-        elif args.cmd == "check-release":
-            from .check_release import check
-
-            problems = check(args.target)
-            for p in problems:
-                print(f"{args.target}: {p}", file=sys.stderr)
-            if problems:
-                print(f"pedall: {len(problems)} problem(s) with {args.target}", file=sys.stderr)
-                return 1
-            print(f"{args.target}: release checks passed")
-        elif args.cmd == "freeze":
-            from .history import freeze
-
-            print(f"recorded {freeze(load_package(root)).relative_to(root)}")
-        elif args.cmd in ("query", "pool"):
-            db = args.db or root / "dist" / f"pedall-{load_package(root).version}" / "pedall.duckdb"
-            if not db.exists():
-                print(f"pedall: no database at {db}: run `make release` first", file=sys.stderr)
-                return 2
-            if args.cmd == "query":
-                from .query import run
-
-                print(run(db, args.sql, args.format))
-            else:
-                from .forest import draw
-                from .pool import pool, render
-
-                res = pool(db, args.measure, timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
-                           population=args.population, method=args.method, design=args.design,
-                           include_third_party=args.include_third_party, keep=tuple(args.keep),
-                           drop=tuple(args.drop))
-                print(render(res, args.format))
-                if args.plot:
-                    draw(res, args.plot)
-                    print(f"forest plot written to {args.plot}", file=sys.stderr)
+        return _run(args)
+    except UsageError as exc:
+        print(f"pedall: {exc}", file=sys.stderr)
+        return 2
     except DataInvalid as exc:
         for p in exc.problems:
             print(p, file=sys.stderr)
         print(f"pedall: {len(exc.problems)} problem(s); nothing was written", file=sys.stderr)
         return 1
-    except (ReleaseError, SnapshotError, PoolError) as exc:
+    except UserError as exc:
         print(f"pedall: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # unwritable output folder, a file vanished, a disk full: one line, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"pedall: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the last guard: a bug must still end in one line and a failure code
+        print(f"pedall: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    def root() -> Path:  # only the subcommands that read the repository need one
+        if args.root is None:
+            return _root().resolve()
+        if not (args.root / "datapackage.json").is_file():
+            raise UsageError(f"--root {args.root}: not a pedall repository (no datapackage.json)")
+        return args.root.resolve()
+
+    from .package import load_package
+
+    if args.cmd == "validate":
+        from .validate import validate
+
+        pkg = load_package(root())
+        frames = validate(pkg)
+        print(f"pedall {pkg.version}: valid ({', '.join(f'{n} {len(f)}' for n, f in frames.items())})")
+    elif args.cmd == "build":
+        from .release import build
+
+        r = root()
+        out = build(r, (args.dist or r / "dist").resolve())
+        print(f"built {out}")
+    elif args.cmd == "diff":
+        from . import snapshot
+        from .diff import compare, to_json, to_markdown
+
+        repo = args.root or Path.cwd()  # git refs are looked up here; folders and zips need no repository
+        result = compare(snapshot.load(args.old, repo), snapshot.load(args.new, repo))
+        print(to_json(result) if args.format == "json" else to_markdown(result))
+    elif args.cmd == "check-release":
+        from .check_release import check
+
+        problems = check(args.target)
+        for p in problems:
+            print(f"{args.target}: {p}", file=sys.stderr)
+        if problems:
+            print(f"pedall: {len(problems)} problem(s) with {args.target}", file=sys.stderr)
+            return 1
+        print(f"{args.target}: release checks passed")
+    elif args.cmd == "freeze":
+        from .history import freeze
+
+        r = root()
+        print(f"recorded {freeze(load_package(r)).relative_to(r)}")
+    elif args.cmd in ("query", "pool"):
+        if args.db is None:
+            r = root()
+            db = r / "dist" / f"pedall-{load_package(r).version}" / "pedall.duckdb"
+        else:
+            db = args.db
+        if not db.is_file():
+            print(f"pedall: no database at {db}: run `make release` first", file=sys.stderr)
+            return 2
+        if args.cmd == "query":
+            from .query import run
+
+            print(run(db, args.sql, args.format))
+        else:
+            from .pool import pool, render
+
+            if args.plot and not args.plot.resolve().parent.is_dir():
+                raise UsageError(f"--plot {args.plot}: folder {args.plot.parent} does not exist")
+            res = pool(db, args.measure, timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
+                       population=args.population, method=args.method, design=args.design,
+                       include_third_party=args.include_third_party, keep=tuple(args.keep), drop=tuple(args.drop))
+            print(render(res, args.format))
+            if args.plot:
+                from .forest import draw
+
+                draw(res, args.plot)
+                print(f"forest plot written to {args.plot}", file=sys.stderr)
     return 0
 
 

@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 
 from .package import Package
+from .problems import UserError
 
 
-class ReleaseError(Exception):
+class ReleaseError(UserError):
     """A release cannot be built or published as asked."""
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .problems import UserError
+
 
 @dataclass(frozen=True)
 class Field:
@@ -97,13 +99,39 @@ class Package:
         return [self.tables[n] for n in done]
 
 
+class PackageError(UserError):
+    """datapackage.json or a Table Schema cannot be read or lacks what every command relies on."""
+
+
+def _json(root: Path, rel: str) -> Any:
+    try:
+        return json.loads((root / rel).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PackageError(f"{rel}: cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise PackageError(f"{rel}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except ValueError as exc:
+        raise PackageError(f"{rel}: not valid JSON: {exc}") from None
+
+
 def load_package(root: Path | str) -> Package:
+    """The package at root; PackageError (one line, naming the file) if its descriptors are unusable."""
     root = Path(root)
-    descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
+    try:
+        return _load(root)
+    except PackageError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise PackageError(f"datapackage.json or a Table Schema lacks a required property ({exc!r}): "
+                           "run `frictionless validate datapackage.json` for details") from None
+
+
+def _load(root: Path) -> Package:
+    descriptor = _json(root, "datapackage.json")
     tables: dict[str, Table] = {}
     for res in descriptor["resources"]:
         schema_ref = res["schema"]
-        schema = json.loads((root / schema_ref).read_text(encoding="utf-8"))
+        schema = _json(root, schema_ref)
         fks = tuple(
             ForeignKey(
                 fields=tuple(_as_list(fk["fields"])),

@@ -19,8 +19,8 @@ import duckdb
 from scipy import stats
 
 from .meta import Pooled, expit, logit, plo, random_effects
-from .problems import PoolError
-from .query import aligned
+from .problems import PoolError, QueryError
+from .query import aligned, connect
 
 GROUP_LABELS = {
     "cd19_car_t": "CD19 CAR-T", "cd22_car_t": "CD22 CAR-T", "cd19_cd22_car_t": "CD19/CD22 CAR-T",
@@ -215,7 +215,7 @@ def _implied_scale(rows: list[StudyRow]) -> Scale:
         total = 0.0
         for r in rows:
             lo, est, hi = s.fwd(r.ci_lower / 100), s.fwd(r.estimate / 100), s.fwd(r.ci_upper / 100)
-            total += abs((hi - est) - (est - lo)) / abs(hi - lo)
+            total += abs((hi - est) - (est - lo)) / max(abs(hi - lo), 1e-12)
         return total
     return min(SURVIVAL_SCALES, key=asymmetry)
 
@@ -257,7 +257,7 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
          by: str | None = None, population: str | None = None, method: str = "REML",
          design: str = "interventional", include_third_party: bool = False, keep: tuple[str, ...] = (),
          drop: tuple[str, ...] = ()) -> PoolResult:
-    con = duckdb.connect(str(db), read_only=True)
+    con = connect(db)
     try:
         designs = ["all", *(r[0] for r in con.execute(
             "SELECT DISTINCT design_group FROM study_designs ORDER BY 1").fetchall()),
@@ -269,6 +269,8 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
         overlaps = _overlaps(con)
         row = con.execute("SELECT value FROM pedall_metadata WHERE key = 'version'").fetchone()
         version = row[0] if row else "unknown"
+    except duckdb.Error as exc:  # a database that is not a pedall release (tables or views missing)
+        raise QueryError(f"{db}: not a pedall release database: {str(exc).strip().splitlines()[0]}") from None
     finally:
         con.close()
     studies: list[StudyRow] = []
@@ -287,6 +289,9 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
         else:
             if r["ci_lower"] is None or r["ci_upper"] is None or r["ci_level"] is None:
                 excluded.append((r["study_id"], "no confidence interval reported"))
+                continue
+            if r["ci_upper"] <= r["ci_lower"]:  # a zero-width CI gives no standard error (and would divide by 0)
+                excluded.append((r["study_id"], "confidence interval has no width"))
                 continue
             studies.append(StudyRow(r["study_id"], r["acronym"] or r["study_id"], group, r["arm_id"],
                                     r["publication_id"], r["population"], r["timepoint_months"], n or 0, None,

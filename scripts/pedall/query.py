@@ -9,13 +9,30 @@ from pathlib import Path
 
 import duckdb
 
+from .problems import QueryError
+
+
+def connect(db: Path) -> duckdb.DuckDBPyConnection:
+    """The database opened read-only; QueryError if the file is not a DuckDB database this client reads."""
+    try:
+        return duckdb.connect(str(db), read_only=True)
+    except duckdb.Error as exc:
+        raise QueryError(f"{db}: cannot be opened as a DuckDB database: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
 
 def run(db: Path, sql: str, fmt: str = "table") -> str:
-    con = duckdb.connect(str(db), read_only=True)
+    con = connect(db)
     try:
         cur = con.execute(sql)
         cols = [c[0] for c in cur.description] if cur.description else []
         rows = cur.fetchall()
+    except duckdb.Error as exc:
+        # DuckDB's message names the fault (unknown table, syntax error at a position); one line suffices.
+        raise QueryError(f"query failed: {_first_line(exc)}") from None
     finally:
         con.close()
     if fmt == "json":

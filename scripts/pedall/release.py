@@ -3,28 +3,34 @@
 Everything is written into a temporary folder inside dist/ and moved into place only when
 complete. A version that exists already is never overwritten: rebuilding it must give the same
 SHA256SUMS, or the build fails and leaves the published files untouched.
+
+A build that would change nothing is skipped: beside the release, `.pedall-<version>.inputs`
+records a fingerprint of everything the release is made from (data, schemas, descriptor, copied
+files, this tool's own code, the libraries that write the files, the previous release the
+changelog compares with). When it matches and the release folder still matches its SHA256SUMS,
+`pedall build` returns at once instead of validating and rebuilding (`make release` on an
+up-to-date tree).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from . import database, dictionary, figures, overview, parquet
-from .changelog import release_changelog
-from .checksums import sha256
-from .database import DB_NAME
-from .history import check_record
+from .checksums import mismatches, parse_sums, sha256
+from .history import check_record, input_files, previous_release
 from .metadata import ReleaseError, check_versions
 from .package import Package, load_package
-from .validate import validate
-from .zipper import write_zip
 
 COPIED = ("CITATION.cff", "LICENSE", "README.md", ".zenodo.json")
+DB_NAME = "pedall.duckdb"  # also database.DB_NAME; repeated so that an up-to-date check imports no DuckDB
+# Libraries whose version can change the bytes of a release.
+WRITERS = ("duckdb", "pyarrow", "pandas", "matplotlib")
 
 
 def release_name(pkg: Package) -> str:
@@ -33,12 +39,21 @@ def release_name(pkg: Package) -> str:
 
 def build(root: Path, dist: Path) -> Path:
     pkg = load_package(root)
+    name = release_name(pkg)
+    final = dist / name
+    stamp = dist / f".{name}.inputs"
+    fingerprint = _fingerprint(pkg)
+    if _up_to_date(final, stamp, fingerprint):
+        check_versions(pkg)
+        check_record(pkg)
+        return final
+    from .validate import validate
+    from .zipper import write_zip
+
     frames = validate(pkg)
     check_versions(pkg)
     check_record(pkg)
     dist.mkdir(parents=True, exist_ok=True)
-    name = release_name(pkg)
-    final = dist / name
     tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=dist))
     try:
         folder = tmp / name
@@ -48,13 +63,45 @@ def build(root: Path, dist: Path) -> Path:
         (tmp / f"{name}.duckdb.sha256").write_text(f"{sha256(tmp / f'{name}.duckdb')}  {name}.duckdb\n")
         if final.exists():
             _same_or_fail(final, folder)
-            return final
-        for extra in (f"{name}.zip", f"{name}.duckdb", f"{name}.duckdb.sha256"):
-            os.replace(tmp / extra, dist / extra)
-        os.replace(folder, final)  # last: the folder's presence marks a complete release
+        else:
+            for extra in (f"{name}.zip", f"{name}.duckdb", f"{name}.duckdb.sha256"):
+                os.replace(tmp / extra, dist / extra)
+            os.replace(folder, final)  # the folder's presence marks a complete release
+        stamp.write_text(fingerprint, encoding="utf-8")
         return final
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fingerprint(pkg: Package) -> str:
+    from importlib import metadata
+
+    h = hashlib.sha256()
+    files = [*input_files(pkg), *COPIED, "CHANGELOG.md"]
+    records = sorted(p.relative_to(pkg.root).as_posix() for p in (pkg.root / "releases").glob("*.sha256"))
+    for rel in [*files, *records]:
+        h.update(f"{rel} {sha256(pkg.root / rel) if (pkg.root / rel).is_file() else '-'}\n".encode())
+    code = Path(__file__).parent
+    for p in sorted(q for q in code.rglob("*") if q.is_file() and q.suffix in (".py", ".sql", ".json")):
+        h.update(f"{p.relative_to(code).as_posix()} {sha256(p)}\n".encode())
+    for lib in WRITERS:
+        h.update(f"{lib}=={metadata.version(lib)}\n".encode())
+    h.update(f"previous {previous_release(pkg)}\n".encode())
+    return h.hexdigest() + "\n"
+
+
+def _up_to_date(final: Path, stamp: Path, fingerprint: str) -> bool:
+    name = final.name
+    try:
+        if stamp.read_text(encoding="utf-8") != fingerprint:
+            return False
+        sums = parse_sums((final / "SHA256SUMS").read_text(encoding="utf-8"), "SHA256SUMS")
+    except (OSError, ReleaseError):
+        return False
+    beside = [final.parent / f"{name}{ext}" for ext in (".zip", ".duckdb", ".duckdb.sha256")]
+    if not all(p.is_file() for p in [*beside, final / DB_NAME]):
+        return False
+    return not mismatches(sums, lambda rel: sha256(final / rel) if (final / rel).is_file() else None)
 
 
 def _same_or_fail(existing: Path, fresh: Path) -> None:
@@ -66,6 +113,9 @@ def _same_or_fail(existing: Path, fresh: Path) -> None:
 
 
 def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[no-untyped-def]
+    from . import database, dictionary, figures, overview, parquet
+    from .changelog import release_changelog
+
     (folder / "data").mkdir(parents=True)
     (folder / "parquet").mkdir()
     for t in pkg.tables.values():

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .problems import UserError
+
 
 @dataclass(frozen=True)
 class TableData:
@@ -31,14 +33,37 @@ class Snapshot:
     tables: dict[str, TableData]
 
 
-class SnapshotError(Exception):
+class SnapshotError(UserError):
     """A side of a comparison cannot be read."""
 
 
 def load(spec: str, repo: Path) -> Snapshot:
-    """A release folder, a release zip, or a git ref of `repo` (in that order of precedence)."""
+    """A release folder, a release zip, or a git ref of `repo` (in that order of precedence).
+
+    Anything else, or a side that cannot be read (not a zip, no datapackage.json, broken JSON or
+    CSV), is a SnapshotError naming it.
+    """
+    try:
+        return _load(spec, repo)
+    except SnapshotError:
+        raise
+    except zipfile.BadZipFile:
+        raise SnapshotError(f"{spec}: not a zip file") from None
+    except OSError as exc:
+        raise SnapshotError(f"{spec}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+    except UnicodeDecodeError as exc:
+        raise SnapshotError(f"{spec}: a file is not UTF-8 ({exc.reason})") from None
+    except ValueError as exc:
+        raise SnapshotError(f"{spec}: datapackage.json or a schema is not valid JSON: {exc}") from None
+    except (KeyError, TypeError, AttributeError, csv.Error) as exc:
+        raise SnapshotError(f"{spec}: not a pedall release: {type(exc).__name__}: {exc}") from None
+
+
+def _load(spec: str, repo: Path) -> Snapshot:
     path = Path(spec)
     if path.is_dir():
+        if not (path / "datapackage.json").is_file():
+            raise SnapshotError(f"{spec}: not a release folder (no datapackage.json)")
         return _from_reader(spec, lambda rel: (path / rel).read_bytes())
     if path.is_file() and path.suffix == ".zip":
         with zipfile.ZipFile(path) as zf:
@@ -48,6 +73,8 @@ def load(spec: str, repo: Path) -> Snapshot:
             top = tops.pop()
             members = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
         return _from_reader(spec, lambda rel: _member(members, f"{top}/{rel}", spec))
+    if path.is_file():
+        raise SnapshotError(f"{spec}: not a release folder or zip")
     return _from_reader(spec, lambda rel: git_show(repo, spec, rel))
 
 

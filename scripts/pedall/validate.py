@@ -4,28 +4,40 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .checks import cross_table, row_rules, table_schema
-from .frames import read_raw, typed
+from .checks import cross_table, descriptor, row_rules, table_schema
+from .frames import text_frame
 from .package import Package
 from .problems import DataInvalid, Problem
 
 
 def validate(pkg: Package) -> dict[str, pd.DataFrame]:
-    """Return the typed frames of a valid package; raise DataInvalid listing every problem otherwise."""
-    problems = table_schema.check(pkg)
-    broken = {p.file for p in problems}
-    frames: dict[str, pd.DataFrame] = {}
-    for name, table in pkg.tables.items():
-        if table.path in broken:
-            continue  # types are unreliable; later layers would only echo the same fault
-        raw = read_raw(pkg, table)
-        df = typed(table, raw)
-        problems += row_rules.check(table, df, raw)
-        frames[name] = df
-    problems += cross_table.check(pkg, frames)
+    """Return the typed frames of a valid package; raise DataInvalid listing every problem otherwise.
+
+    A table whose file cannot be read into aligned, typed columns (a structural fault) stays out
+    of layers 2 and 3; any other layer-1 problem is reported together with theirs.
+    """
+    problems = descriptor.check(pkg)
+    loaded = {name: table_schema.load(pkg, table) for name, table in pkg.tables.items()}
+    problems += check_loaded(pkg, loaded)
     if problems:
         raise DataInvalid(_dedupe(problems))
-    return frames
+    return {name: item.typed for name, item in loaded.items() if item.typed is not None}
+
+
+def check_loaded(pkg: Package, loaded: dict[str, table_schema.Loaded]) -> list[Problem]:
+    """Every problem of the tables read by layer 1: theirs, the foreign keys, then layers 2 and 3."""
+    problems: list[Problem] = []
+    for item in loaded.values():
+        problems += item.problems
+    problems += table_schema.foreign_keys(pkg, loaded)
+    frames = {name: item.typed for name, item in loaded.items() if item.typed is not None}
+    for name, df in frames.items():
+        table = pkg.tables[name]
+        if any(name in rule.tables for rule in row_rules.RULES):
+            raw = text_frame({f: loaded[name].text.column(f) for f in table.field_names})
+            problems += row_rules.check(table, df, raw)
+    problems += cross_table.check(pkg, frames)
+    return problems
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

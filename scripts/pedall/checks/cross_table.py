@@ -15,8 +15,8 @@ def check(pkg: Package, frames: dict[str, pd.DataFrame]) -> list[Problem]:
     problems: list[Problem] = []
     have = set(frames)
     if {"publications", "arms"} <= have:
-        pub_study = frames["publications"].set_index("publication_id")["study_id"]
-        arm_study = frames["arms"].set_index("arm_id")["study_id"]
+        pub_study = _lookup(frames["publications"], "publication_id", "study_id")
+        arm_study = _lookup(frames["arms"], "arm_id", "study_id")
         for name in VALUE_TABLES:
             if name in have:
                 problems += _publication_reports_arm_study(pkg, name, frames[name], pub_study, arm_study)
@@ -30,55 +30,60 @@ def check(pkg: Package, frames: dict[str, pd.DataFrame]) -> list[Problem]:
     return problems
 
 
+def _lookup(df: pd.DataFrame, key: str, value: str) -> pd.Series:
+    # A repeated or empty key is layer 1's to report; here the first row of each key stands.
+    return df.dropna(subset=[key]).drop_duplicates(key).set_index(key)[value]
+
+
 def _publication_reports_arm_study(pkg: Package, name: str, df: pd.DataFrame, pub_study: pd.Series,
                                    arm_study: pd.Series) -> list[Problem]:
-    out = []
-    for idx, row in df.iterrows():
-        ps, as_ = pub_study.get(row["publication_id"]), arm_study.get(row["arm_id"])
-        if ps is not None and as_ is not None and ps != as_:
-            out.append(Problem(pkg.tables[name].path, csv_line(idx), "arm_id",
-                               f"arm {row['arm_id']} belongs to study {as_}, but publication "
-                               f"{row['publication_id']} reports study {ps}", "publication-reports-arm-study"))
-    return out
+    ps = df["publication_id"].map(pub_study)
+    as_ = df["arm_id"].map(arm_study)
+    bad = (ps.notna() & as_.notna() & (ps != as_)).fillna(False).to_numpy(bool)
+    return [Problem(pkg.tables[name].path, csv_line(int(idx)), "arm_id",
+                    f"arm {df.at[idx, 'arm_id']} belongs to study {as_[idx]}, but publication "
+                    f"{df.at[idx, 'publication_id']} reports study {ps[idx]}", "publication-reports-arm-study")
+            for idx in df.index[bad]]
 
 
 def _comparator_same_study(pkg: Package, df: pd.DataFrame, arm_study: pd.Series) -> list[Problem]:
-    out = []
-    for idx, row in df[df["comparator_arm_id"].notna()].iterrows():
-        a, c = arm_study.get(row["arm_id"]), arm_study.get(row["comparator_arm_id"])
-        if a is not None and c is not None and a != c:
-            out.append(Problem(pkg.tables["outcomes"].path, csv_line(idx), "comparator_arm_id",
-                               f"comparator {row['comparator_arm_id']} is in study {c}, not {a}",
-                               "comparator-same-study"))
-    return out
+    a = df["arm_id"].map(arm_study)
+    c = df["comparator_arm_id"].map(arm_study)
+    bad = (df["comparator_arm_id"].notna() & a.notna() & c.notna() & (a != c)).fillna(False).to_numpy(bool)
+    return [Problem(pkg.tables["outcomes"].path, csv_line(int(idx)), "comparator_arm_id",
+                    f"comparator {df.at[idx, 'comparator_arm_id']} is in study {c[idx]}, not {a[idx]}",
+                    "comparator-same-study")
+            for idx in df.index[bad]]
 
 
 def _study_has(pkg: Package, frames: dict[str, pd.DataFrame], child: str, rule: str) -> list[Problem]:
-    studies = frames["studies"]
-    present = set(frames[child]["study_id"].dropna())
-    return [Problem(pkg.tables["studies"].path, csv_line(idx), "study_id",
-                    f"study {sid} has no row in {child}", rule)
-            for idx, sid in studies["study_id"].items() if sid not in present]
+    studies = frames["studies"]["study_id"]
+    bad = (studies.notna() & ~studies.isin(frames[child]["study_id"].dropna())).to_numpy(bool)
+    return [Problem(pkg.tables["studies"].path, csv_line(int(idx)), "study_id",
+                    f"study {studies[idx]} has no row in {child}", rule)
+            for idx in studies.index[bad]]
 
 
 def _review_refs(pkg: Package, pubs: pd.DataFrame, refs: pd.DataFrame) -> list[Problem]:
     # The screening log and the publications must tell the same story: a publication citing a
     # review reference names the reference's study, and every included reference is curated.
     out = []
-    by_no = refs.set_index("ref_no")
-    for idx, row in pubs[pubs["review_ref"].notna()].iterrows():
-        ref_no = int(row["review_ref"])
-        if ref_no not in by_no.index:
-            continue  # reported by the foreign key
-        ref = by_no.loc[ref_no]
-        if not bool(ref["included"]) or ref["study_id"] != row["study_id"]:
-            out.append(Problem(pkg.tables["publications"].path, csv_line(idx), "review_ref",
-                               f"reference {ref_no} is not marked included with study_id {row['study_id']}"
-                               " in the screening log", "review-ref-matches-study"))
-    cited = set(pubs["review_ref"].dropna().astype(int))
-    for idx, ref in refs.iterrows():
-        if bool(ref["included"]) and int(ref["ref_no"]) not in cited:
-            out.append(Problem(pkg.tables["references"].path, csv_line(idx), "included",
-                               f"reference {ref['ref_no']} is marked included but no publication cites it",
-                               "included-reference-is-curated"))
+    included = _lookup(refs, "ref_no", "included").fillna(False).astype(bool)
+    ref_study = _lookup(refs, "ref_no", "study_id")
+    cites = pubs["review_ref"]
+    known = cites.notna() & cites.isin(refs["ref_no"])  # an unknown ref_no is reported by the foreign key
+    inc = cites.map(included).fillna(False).astype(bool)
+    same = (cites.map(ref_study) == pubs["study_id"]).fillna(False).astype(bool)
+    bad = (known & ~(inc & same)).to_numpy(bool)
+    out += [Problem(pkg.tables["publications"].path, csv_line(int(idx)), "review_ref",
+                    f"reference {int(cites[idx])} is not marked included with study_id {pubs.at[idx, 'study_id']}"
+                    " in the screening log", "review-ref-matches-study")
+            for idx in pubs.index[bad]]
+    cited = cites.dropna()
+    all_refs = refs  # rows in file order, for line numbers
+    uncurated = (all_refs["included"].fillna(False).astype(bool) & ~all_refs["ref_no"].isin(cited)).to_numpy(bool)
+    out += [Problem(pkg.tables["references"].path, csv_line(int(idx)), "included",
+                    f"reference {all_refs.at[idx, 'ref_no']} is marked included but no publication cites it",
+                    "included-reference-is-curated")
+            for idx in all_refs.index[uncurated]]
     return out

@@ -1,7 +1,8 @@
-"""Layer 2: pandera schemas generated from the Table Schemas, plus the cross-column rules.
+"""Layer 2: cross-column rules within one table, each a vectorized test over the typed frame.
 
-pandera's own `from_frictionless_schema` does not work with frictionless 5, so the column
-schemas are built here from the same Field objects everything else uses.
+The single-column constraints (type, enum, pattern, range, required, unique) are the Table
+Schema's and are checked by layer 1. A rule that raises, or returns something other than one
+verdict per row, is itself reported (`rule-error`): a broken rule never lets data pass.
 """
 
 from __future__ import annotations
@@ -9,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
-from ..frames import PANDAS_DTYPES
 from ..package import Table
 from ..problems import Problem, csv_line
 
@@ -34,6 +33,12 @@ class Rule:
 
 def _both(df: pd.DataFrame, a: str, b: str) -> pd.Series:
     return df[a].notna() & df[b].notna()
+
+
+def _le_total(col: str) -> Callable[[pd.DataFrame, pd.DataFrame], pd.Series]:
+    def ok(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
+        return ~(_both(df, col, "n_total") & (df[col] > df["n_total"])).fillna(False).astype(bool)
+    return ok
 
 
 def _decimals(text: pd.Series) -> pd.Series:
@@ -65,17 +70,19 @@ def _monotone_over_time(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
     falling = df["estimate_type"].eq("kaplan_meier") & df["measure"].isin(FALLING_KM)
     rising = df["estimate_type"].eq("cumulative_incidence") & df["measure"].isin(RISING_CI)
     sel = df[(falling | rising).fillna(False) & df["timepoint_months"].notna() & df["estimate"].notna()]
+    if sel.empty:
+        return ok
     keys = ["publication_id", "arm_id", "measure", "analysis_population", "subgroup", "analysis_variant",
             "timepoint_anchor", "estimate_type"]
     blanks = {k: "" for k in ("subgroup", "analysis_variant", "timepoint_anchor")}
-    for _, grp in sel.fillna(blanks).groupby(keys, dropna=False):
-        sign = 1.0 if grp["estimate_type"].iloc[0] == "kaplan_meier" else -1.0
-        values = sign * grp["estimate"].astype(float)
-        times = grp["timepoint_months"].astype(float)
-        for idx in grp.index:
-            earlier = values[times < times[idx]]
-            if len(earlier) and values[idx] > earlier.min():
-                ok[idx] = False
+    sign = np.where(sel["estimate_type"].eq("kaplan_meier").to_numpy(bool), 1.0, -1.0)
+    f = pd.DataFrame({"g": sel.fillna(blanks).groupby(keys, dropna=False, sort=False, observed=True).ngroup(),
+                      "t": sel["timepoint_months"].astype(float), "v": sign * sel["estimate"].astype(float)})
+    # Lowest signed value at each time point, then the lowest over all strictly earlier time points.
+    lowest = f.groupby(["g", "t"])["v"].min()
+    earlier = lowest.groupby(level="g").cummin().groupby(level="g").shift(1).rename("earlier")
+    merged = f.join(earlier, on=["g", "t"])
+    ok.loc[merged.index] = ~(merged["v"] > merged["earlier"]).fillna(False).to_numpy(bool)
     return ok
 
 
@@ -97,9 +104,10 @@ def _comparator_only_for_effects(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Seri
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("events-le-total", ("outcomes", "adverse_events", "characteristics"), "n_events",
-         lambda d, r: ~(_both(d, _num(d), "n_total") & (d[_num(d)] > d["n_total"])).fillna(False).astype(bool),
-         lambda row: f"{row.get('n_events', row.get('n'))} events exceed n_total {row['n_total']}"),
+    Rule("events-le-total", ("outcomes", "adverse_events"), "n_events", _le_total("n_events"),
+         lambda row: f"{row['n_events']} events exceed n_total {row['n_total']}"),
+    Rule("events-le-total", ("characteristics",), "n", _le_total("n"),
+         lambda row: f"n {row['n']} exceeds n_total {row['n_total']}"),
     Rule("percent-agrees-with-counts", ("outcomes", "adverse_events"), "estimate", _percent_agrees,
          lambda row: f"{row['estimate']} does not round from {row['n_events']}/{row['n_total']}"
                      f" = {100 * row['n_events'] / row['n_total']:.3f}%"),
@@ -133,53 +141,18 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def _num(df: pd.DataFrame) -> str:
-    return "n_events" if "n_events" in df else "n"
-
-
-def column_schema(table: Table) -> pa.DataFrameSchema:
-    """The pandera schema of one table, derived from its Table Schema."""
-    columns = {}
-    for f in table.fields:
-        checks = []
-        if f.enum:
-            checks.append(pa.Check.isin(list(f.enum)))
-        if f.pattern:
-            checks.append(pa.Check.str_matches(f.pattern))
-        if f.minimum is not None:
-            checks.append(pa.Check.ge(f.minimum))
-        if f.maximum is not None:
-            checks.append(pa.Check.le(f.maximum))
-        columns[f.name] = pa.Column(PANDAS_DTYPES[f.type], checks=checks, nullable=not f.required,
-                                    unique=f.unique, required=True)
-    return pa.DataFrameSchema(columns, strict=True, name=table.name)
-
-
 def check(table: Table, df: pd.DataFrame, raw: pd.DataFrame) -> list[Problem]:
-    rules = [r for r in RULES if table.name in r.tables]
-    schema = column_schema(table)
-    schema = schema.add_columns({})  # copy
-    schema.checks = [pa.Check(lambda d, r=rule: r.ok(d, raw), name=f"{i}:{rule.name}")
-                     for i, rule in enumerate(rules)]
-    try:
-        schema.validate(df, lazy=True)
-    except SchemaErrors as exc:
-        return _problems(table, df, rules, exc.failure_cases)
-    return []
-
-
-def _problems(table: Table, df: pd.DataFrame, rules: list[Rule], fc: pd.DataFrame) -> list[Problem]:
     out: list[Problem] = []
-    for rec in fc.to_dict("records"):
-        idx = rec.get("index")
-        row = csv_line(int(idx)) if idx is not None and not pd.isna(idx) else 0
-        check_name = str(rec.get("check"))
-        if ":" in check_name and check_name.split(":", 1)[0].isdigit():
-            rule = rules[int(check_name.split(":", 1)[0])]
-            if row == 0:
-                continue
-            out.append(Problem(table.path, row, rule.column, rule.message(df.loc[idx]), rule.name))
-        else:
-            out.append(Problem(table.path, row, str(rec.get("column") or "-"),
-                               f'"{rec.get("failure_case")}" fails {check_name}', "pandera-column"))
-    return list(dict.fromkeys(out))
+    for rule in (r for r in RULES if table.name in r.tables):
+        try:
+            ok = rule.ok(df, raw)
+            if not isinstance(ok, pd.Series) or not ok.index.equals(df.index):
+                raise TypeError(f"returned {type(ok).__name__}, not one verdict per row")
+            # An undecided verdict (NA) is a failure: a rule must say yes or no.
+            failed = ~ok.fillna(False).astype(bool)
+            out += [Problem(table.path, csv_line(int(i)), rule.column, rule.message(df.loc[i]), rule.name)
+                    for i in df.index[failed.to_numpy(bool)]]
+        except Exception as exc:  # a broken rule must fail validation loudly, never pass it
+            out.append(Problem(table.path, 0, rule.column, f"rule {rule.name} failed to run: "
+                               f"{type(exc).__name__}: {exc}", "rule-error"))
+    return out
