@@ -39,7 +39,9 @@ def _key(table: str, row: dict[str, str], r: Path) -> dict[str, str]:
 
 
 def _events_ae(r: Path) -> str:
-    row = _first(r, "adverse_events")
+    from editing import read_rows
+
+    row = next(x for x in read_rows(r, "adverse_events") if x["n_total"])  # the rule needs a total
     return f"{AE}:{set_cell(r, 'adverse_events', _key('adverse_events', row, r), n_events='999')}: n_events:"
 
 
