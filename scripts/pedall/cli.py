@@ -40,13 +40,16 @@ def main(argv: list[str] | None = None) -> int:
 
     z = sub.add_parser("zenodo", help="deposit a built release on Zenodo (sandbox unless --production)")
     zenodo.add_arguments(z)
+    from .meta import METHODS
+    from .pool import GROUPINGS
+
     pl = sub.add_parser("pool", help="random-effects meta-analysis of one figure per study")
     pl.add_argument("measure", help="outcome measure (e.g. cr_cri, efs) or adverse event (e.g. crs, neurotoxicity)")
     pl.add_argument("--timepoint", type=float, help="months (required for survival measures)")
     pl.add_argument("--grade-min", type=int, help="adverse events: lowest grade counted (grade G to 5)")
-    pl.add_argument("--by", choices=["intervention_class", "product", "study_design"], help="subgroups")
+    pl.add_argument("--by", choices=list(GROUPINGS), help="subgroups")
     pl.add_argument("--population", help="only figures in this analysis population (e.g. infused)")
-    pl.add_argument("--method", choices=["REML", "DL"], default="REML", help="tau² estimator (default REML)")
+    pl.add_argument("--method", choices=list(METHODS), default=METHODS[0], help="tau² estimator (default REML)")
     pl.add_argument("--format", choices=["table", "csv", "json"], default="table")
     pl.add_argument("--plot", type=Path, help="write a forest plot (.png or .svg)")
     pl.add_argument("--db", type=Path, default=None, help="database file (default: this version's build)")

@@ -27,6 +27,8 @@ def check(pkg: Package, frames: dict[str, pd.DataFrame]) -> list[Problem]:
         problems += _study_has(pkg, frames, "arms", "study-has-arm")
     if {"publications", "references"} <= have:
         problems += _review_refs(pkg, frames["publications"], frames["references"])
+    if {"outcomes", "measures"} <= have:
+        problems += _over_time(pkg, frames["outcomes"], frames["measures"])
     return problems
 
 
@@ -81,4 +83,31 @@ def _review_refs(pkg: Package, pubs: pd.DataFrame, refs: pd.DataFrame) -> list[P
             out.append(Problem(pkg.tables["references"].path, csv_line(idx), "included",
                                f"reference {ref['ref_no']} is marked included but no publication cites it",
                                "included-reference-is-curated"))
+    return out
+
+
+def _over_time(pkg: Package, df: pd.DataFrame, measures: pd.DataFrame) -> list[Problem]:
+    # Within one publication, arm, measure, population, subgroup, variant and anchor, a survival-type
+    # estimate at a later time point may not exceed one at an earlier time point, and an incidence-type
+    # one may not fall. Which measure is which is data/measures.csv's over_time column, nothing else.
+    # Rows at the same time point are not compared with each other.
+    direction = measures.set_index("measure")["over_time"].dropna().to_dict()
+    sign = df["measure"].map({m: 1.0 if d == "falls" else -1.0 for m, d in direction.items()})
+    timed = df["estimate_type"].isin(["kaplan_meier", "cumulative_incidence"]).fillna(False).astype(bool)
+    sel = df[timed & sign.notna() & df["timepoint_months"].notna() & df["estimate"].notna()]
+    keys = ["publication_id", "arm_id", "measure", "analysis_population", "subgroup", "analysis_variant",
+            "timepoint_anchor", "estimate_type"]
+    blanks = {k: "" for k in ("subgroup", "analysis_variant", "timepoint_anchor")}
+    out = []
+    for _, grp in sel.fillna(blanks).groupby(keys, dropna=False):
+        values = sign[grp.index] * grp["estimate"].astype(float)
+        times = grp["timepoint_months"].astype(float)
+        for idx in grp.index:
+            earlier = values[times < times[idx]]
+            if len(earlier) and values[idx] > earlier.min():
+                row = df.loc[idx]
+                out.append(Problem(pkg.tables["outcomes"].path, csv_line(idx), "estimate",
+                                   f"{row['measure']} {row['estimate']} at {row['timepoint_months']} months goes the "
+                                   "wrong way against an earlier time point of the same arm, publication and "
+                                   "population", "survival-not-rising"))
     return out
