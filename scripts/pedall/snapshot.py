@@ -10,11 +10,12 @@ import csv
 import io
 import json
 import subprocess
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .zipper import open_release_zip
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,9 @@ def load(spec: str, repo: Path) -> Snapshot:
     if path.is_dir():
         return _from_reader(spec, lambda rel: (path / rel).read_bytes())
     if path.is_file() and path.suffix == ".zip":
-        with zipfile.ZipFile(path) as zf:
-            tops = {n.split("/", 1)[0] for n in zf.namelist()}
-            if len(tops) != 1:
+        with open_release_zip(path) as (zf, top):
+            if top is None:
                 raise SnapshotError(f"{spec}: a release zip holds exactly one top folder")
-            top = tops.pop()
             members = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
         return _from_reader(spec, lambda rel: _member(members, f"{top}/{rel}", spec))
     return _from_reader(spec, lambda rel: git_show(repo, spec, rel))

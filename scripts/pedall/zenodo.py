@@ -32,6 +32,7 @@ import requests
 
 from .checksums import file_digest, mismatches, parse_sums, sha256, sidecar_matches, stream_digest
 from .metadata import ReleaseError
+from .zipper import open_release_zip, release_name
 
 SANDBOX_URL = "https://sandbox.zenodo.org/api"
 PRODUCTION_URL = "https://zenodo.org/api"
@@ -107,7 +108,7 @@ def _verify_zip(zpath: Path, name: str) -> tuple[str, dict[str, Any], dict[str, 
     """Check the zip against the SHA256SUMS inside it; return that text, datapackage.json and .zenodo.json."""
     prefix = f"{name}/"
     try:
-        with zipfile.ZipFile(zpath) as zf:
+        with open_release_zip(zpath) as (zf, _):
             members = {i.filename for i in zf.infolist() if not i.is_dir()}
             if prefix + SUMS not in members:
                 raise ReleaseError(f"{zpath} has no {prefix}{SUMS}: not the zip of {name}")
@@ -171,7 +172,7 @@ def load_release(path: Path) -> Release:
     version = descriptor.get("version")
     if not isinstance(version, str) or not version:
         raise ReleaseError(f"{name}: datapackage.json has no version")
-    if name != f"pedall-{version}":
+    if name != release_name(version):
         raise ReleaseError(f"{name} does not match datapackage.json's version {version!r}")
     if zen.get("version") not in (None, version):
         raise ReleaseError(f"{name}: .zenodo.json says version {zen.get('version')!r}, datapackage.json {version!r}")
