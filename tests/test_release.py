@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import FIXTURE, REPO, copy_fixture
-from editing import set_cell
+from pedall.history import freeze
 from pedall.metadata import ReleaseError
 from pedall.package import load_package
 from pedall.release import DB_NAME, build
@@ -244,16 +244,19 @@ def test_two_builds_are_byte_identical(release: Path, tmp_path: Path) -> None:
     assert (again.parent / zip_name).read_bytes() == (release.parent / zip_name).read_bytes()
 
 
-def test_a_built_version_is_never_overwritten(tmp_path: Path) -> None:
+def test_a_frozen_version_is_never_overwritten(tmp_path: Path) -> None:
     root = copy_fixture(tmp_path / "repo")
+    freeze(load_package(root))
     dist = tmp_path / "dist"
     rel = build(root, dist)
-    before = (rel / "SHA256SUMS").read_bytes()
     assert build(root, dist) == rel  # same content: accepted, nothing rewritten
-    set_cell(root, "outcomes", {"outcome_id": "fake-2020-alpha-efs-12m"}, note="changed")
+    # Another build of the same frozen version (e.g. by other tooling) differs: refused, nothing touched.
+    sums = rel / "SHA256SUMS"
+    sums.write_text(sums.read_text().replace("data/arms.csv", "data/arms.csv.old"))
+    before = sums.read_bytes()
     with pytest.raises(ReleaseError, match="never overwritten"):
         build(root, dist)
-    assert (rel / "SHA256SUMS").read_bytes() == before
+    assert sums.read_bytes() == before
     assert sorted(p.name for p in dist.iterdir()) == sorted(
         [rel.name, f"{rel.name}.zip", f"{rel.name}.duckdb", f"{rel.name}.duckdb.sha256"])
 

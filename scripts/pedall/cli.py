@@ -11,6 +11,7 @@ from .metadata import ReleaseError
 from .package import load_package
 from .problems import DataInvalid, PoolError
 from .snapshot import SnapshotError
+from .zipper import release_name
 
 
 def _root() -> Path:
@@ -96,9 +97,18 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"recorded {freeze(load_package(root)).relative_to(root)}")
         elif args.cmd in ("query", "pool"):
-            db = args.db or root / "dist" / f"pedall-{load_package(root).version}" / "pedall.duckdb"
+            from .database import DB_NAME, stale_inputs
+
+            pkg = load_package(root)
+            db = args.db or root / "dist" / release_name(pkg.version) / DB_NAME
             if not db.exists():
                 print(f"pedall: no database at {db}: run `make release` first", file=sys.stderr)
+                return 2
+            changed = stale_inputs(db, pkg) if args.db is None else []
+            if changed:
+                # A database built before the latest edits would answer for data that no longer exist.
+                print(f"pedall: {db} was built from older inputs ({', '.join(changed)} changed since): run "
+                      "`make release` to rebuild it (or pass --db to use it anyway)", file=sys.stderr)
                 return 2
             if args.cmd == "query":
                 from .query import run

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from .history import record_text
 from .package import Package, Table
 
 DB_NAME = "pedall.duckdb"
@@ -97,6 +98,22 @@ def _schema_tables(con: duckdb.DuckDBPyConnection, pkg: Package) -> None:
         con.executemany("INSERT INTO enum_labels VALUES (?, ?, ?, ?)", labels)
 
 
+def stale_inputs(db: Path, pkg: Package) -> list[str]:
+    """The input files (data, schemas, descriptor) that differ from those the database was built from."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute("SELECT value FROM pedall_metadata WHERE key = 'inputs'").fetchone()
+    except duckdb.Error:
+        row = None
+    finally:
+        con.close()
+    if row is None:
+        return ["(the database records no inputs)"]
+    built = {line.split("  ", 1)[1]: line for line in row[0].splitlines()}
+    now = {line.split("  ", 1)[1]: line for line in record_text(pkg).splitlines()}
+    return sorted(f for f in built.keys() | now.keys() if built.get(f) != now.get(f))
+
+
 def views_sql() -> str:
     return resources.files("pedall").joinpath("sql/views.sql").read_text(encoding="utf-8")
 
@@ -125,7 +142,9 @@ def build(pkg: Package, parquet_dir: Path, path: Path) -> None:
         d = pkg.descriptor
         con.executemany("INSERT INTO pedall_metadata VALUES (?, ?)", [
             ("name", d["name"]), ("version", pkg.version), ("title", d["title"]),
-            ("license", ", ".join(lic["name"] for lic in d.get("licenses", [])))])
+            ("license", ", ".join(lic["name"] for lic in d.get("licenses", []))),
+            # the checksums of the inputs, so that pool and query can tell a database built from older data
+            ("inputs", record_text(pkg))])
         _schema_tables(con, pkg)
         con.execute(views_sql())
         con.execute("CHECKPOINT")

@@ -1,8 +1,10 @@
 """`pedall build`: validate, then write dist/pedall-<version>/, its zip and the DuckDB file.
 
 Everything is written into a temporary folder inside dist/ and moved into place only when
-complete. A version that exists already is never overwritten: rebuilding it must give the same
-SHA256SUMS, or the build fails and leaves the published files untouched.
+complete. A frozen version (recorded in releases/ by `pedall freeze`) that exists already is never
+overwritten: rebuilding it must give the same SHA256SUMS, or the build fails and leaves the published
+files untouched. A version not yet frozen is still being edited: its build in dist/ is a working
+build, and `make release` replaces it with one of the current data.
 """
 
 from __future__ import annotations
@@ -18,17 +20,13 @@ from . import database, dictionary, figures, overview, parquet
 from .changelog import release_changelog
 from .checksums import sha256
 from .database import DB_NAME
-from .history import check_record
+from .history import check_record, record_path
 from .metadata import ReleaseError, check_versions
 from .package import Package, load_package
 from .validate import validate
-from .zipper import write_zip
+from .zipper import release_name, write_zip
 
 COPIED = ("CITATION.cff", "LICENSE", "README.md", ".zenodo.json")
-
-
-def release_name(pkg: Package) -> str:
-    return f"pedall-{pkg.version}"
 
 
 def build(root: Path, dist: Path) -> Path:
@@ -37,7 +35,7 @@ def build(root: Path, dist: Path) -> Path:
     check_versions(pkg)
     check_record(pkg)
     dist.mkdir(parents=True, exist_ok=True)
-    name = release_name(pkg)
+    name = release_name(pkg.version)
     final = dist / name
     tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=dist))
     try:
@@ -47,8 +45,13 @@ def build(root: Path, dist: Path) -> Path:
         shutil.copyfile(folder / DB_NAME, tmp / f"{name}.duckdb")
         (tmp / f"{name}.duckdb.sha256").write_text(f"{sha256(tmp / f'{name}.duckdb')}  {name}.duckdb\n")
         if final.exists():
-            _same_or_fail(final, folder)
-            return final
+            if record_path(pkg.root, pkg.version).exists():
+                _same_or_fail(final, folder)
+                return final
+            if _same(final, folder):
+                return final
+            # Not frozen, so never published: swap the working build for the current one.
+            shutil.rmtree(final)
         for extra in (f"{name}.zip", f"{name}.duckdb", f"{name}.duckdb.sha256"):
             os.replace(tmp / extra, dist / extra)
         os.replace(folder, final)  # last: the folder's presence marks a complete release
@@ -57,12 +60,16 @@ def build(root: Path, dist: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _same_or_fail(existing: Path, fresh: Path) -> None:
+def _same(existing: Path, fresh: Path) -> bool:
     old = (existing / "SHA256SUMS").read_text(encoding="utf-8") if (existing / "SHA256SUMS").exists() else ""
-    new = (fresh / "SHA256SUMS").read_text(encoding="utf-8")
-    if old != new:
-        raise ReleaseError(f"{existing} exists with different content; a published version is never "
-                           "overwritten: bump the version in datapackage.json")
+    return old == (fresh / "SHA256SUMS").read_text(encoding="utf-8")
+
+
+def _same_or_fail(existing: Path, fresh: Path) -> None:
+    if not _same(existing, fresh):
+        raise ReleaseError(f"{existing} exists with different content; version {fresh.name} is frozen "
+                           "(releases/) and a released version is never overwritten: bump the version in "
+                           "datapackage.json")
 
 
 def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[no-untyped-def]
