@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
-import pytest
-
 import webdriver
-from conftest import REPO
-from pedall.package import load_package
-
-pytestmark = pytest.mark.skipif(not webdriver.available(),
-                                reason="chromium and chromedriver are not installed (apt-get install chromium "
-                                       "chromium-driver)")
+from conftest import require
 
 
 def test_index_html_renders_every_study(release: Path, tmp_path: Path) -> None:
+    require(webdriver.available(), "chromium and chromedriver", "apt-get install chromium chromium-driver")
     html = (release / "index.html").read_text()
     for needle in ("http://", "https://", "<script", "@import", "<link"):
         # links for people may point outwards; nothing the page loads may
@@ -32,10 +28,12 @@ def test_index_html_renders_every_study(release: Path, tmp_path: Path) -> None:
     finally:
         browser.close()
     assert errors == []
-    studies = [line.split(",")[0] for line in (REPO / "data" / "studies.csv").read_text().splitlines()[1:]]
+    with (release / "data" / "studies.csv").open(newline="", encoding="utf-8") as fh:
+        studies = [r["study_id"] for r in csv.DictReader(fh)]
+    assert studies
     for study_id in studies:
         assert study_id in text, study_id
-    assert f"Version {load_package(REPO).version}" in text
+    assert f"Version {json.loads((release / 'datapackage.json').read_text())['version']}" in text
     assert images and all(ok for _, ok in images), images
     # every forest plot is shown as an image; the coverage map is shown as a table
     assert len(images) == len([f for f in (release / "figures").glob("*.svg") if f.stem != "coverage"])

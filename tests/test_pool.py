@@ -1,4 +1,4 @@
-"""`pedall pool`: selection of one figure per study, outputs, plots and errors."""
+"""`pedall pool` on the synthetic fixture: selection of one figure per study, scales, outputs and errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pedall.meta import expit
-from pedall.pool import pool
+import pytest
+from scipy import stats
+
+from pedall.meta import expit, logit
+from pedall.pool import SURVIVAL_SCALES, Scale, StudyRow, _implied_scale, pool
 from pedall.release import DB_NAME
 
 
@@ -22,27 +25,79 @@ def _cli(release: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_one_figure_per_study_from_the_newest_publication(release: Path) -> None:
     res = pool(release / DB_NAME, "cr_cri")
-    ids = [s.study_id for s in res.studies]
-    assert len(ids) == len(set(ids))
-    eliana = next(s for s in res.studies if s.study_id == "eliana")
-    assert (eliana.publication_id, eliana.xi, eliana.n) == ("laetsch-2023-jco", 65, 79)
-    assert math.isclose(sum(s.weight for s in res.studies), 100)
+    got = [(s.study_id, s.publication_id, s.arm_id, s.population, s.xi, s.n) for s in res.studies]
+    assert got == [
+        # the update (newest cutoff) over the primary report, infused over evaluable; never the third-party 90/99
+        ("fake-alpha", "fake-2023-alpha", "fake-alpha/car", "infused", 44, 55),
+        ("fake-beta", "fake-2021-beta", "fake-beta/car", "infused", 7, 12),
+        ("fake-delta", "fake-2022-delta", "fake-delta/pooled", "infused", 20, 25),  # the pooled arm stands
+        ("fake-gamma", "fake-2022-gamma", "fake-gamma/fakemab", "randomized", 30, 40),  # the experimental arm
+    ]
 
 
-def test_subgroups_and_overall(release: Path) -> None:
+def test_weights_follow_the_random_effects_variances(release: Path) -> None:
+    res = pool(release / DB_NAME, "cr_cri")
+    tau2 = res.overall.pooled.tau2
+    inv = [1 / (s.vi + tau2) for s in res.studies]
+    for s, w in zip(res.studies, inv, strict=True):
+        assert math.isclose(s.weight, 100 * w / sum(inv), rel_tol=1e-9), s.study_id
+    pooled = sum(w * s.yi for w, s in zip(inv, res.studies, strict=True)) / sum(inv)
+    assert math.isclose(res.overall.pooled.estimate, pooled, rel_tol=1e-9)
+
+
+def test_subgroups_of_one_study_equal_that_study(release: Path) -> None:
     res = pool(release / DB_NAME, "crs", grade_min=3, by="intervention_class")
-    assert sum(g.k for g in res.groups) == res.overall.k
-    dual = next(g for g in res.groups if g.group == "cd19_cd22_car_t")
-    assert dual.k == 2  # AMELIA 0/15 and CARPALL 0/12: zero cells corrected as escalc does
-    assert 0 < 100 * expit(dual.pooled.estimate) < 10
+    got = {g.group: (g.k, g.n, round(100 * expit(g.pooled.estimate), 6)) for g in res.groups}
+    # fake-alpha: the all-cause count of the update in the infused population (not the related 7/55,
+    # not the evaluable 9/52, not the third-party 30/99); fake-delta reports no CRS
+    assert got == {"cd19_car_t": (1, 55, round(100 * 10 / 55, 6)),
+                   "cd22_car_t": (1, 12, round(100 * 2 / 12, 6)),
+                   "bispecific_t_cell_engager": (1, 40, round(100 * 1 / 40, 6))}
+    assert res.overall.k == 3
 
 
-def test_survival_is_pooled_on_the_scale_its_cis_imply(release: Path) -> None:
+def test_neurotoxicity_gathers_icans_and_neurologic_events(release: Path) -> None:
+    res = pool(release / DB_NAME, "neurotoxicity", grade_min=3)
+    assert [(s.study_id, s.xi, s.n) for s in res.studies] == [
+        ("fake-alpha", 4, 50), ("fake-beta", 0, 12), ("fake-gamma", 2, 40)]
+    beta = res.studies[1]  # zero events: 0.5 added to both cells, as metafor's escalc does
+    assert math.isclose(beta.yi, math.log(0.5 / 12.5)) and math.isclose(beta.vi, 1 / 0.5 + 1 / 12.5)
+    assert res.title == "Neurotoxicity, grade ≥3"
+
+
+def test_survival_is_pooled_on_the_log_scale_its_cis_imply(release: Path) -> None:
+    # Every EFS CI of the fixture is symmetric around its estimate on the log scale.
     res = pool(release / DB_NAME, "efs", timepoint=12)
-    assert res.scale.name in ("identity", "log", "logit", "cloglog")
-    assert [s for s, why in res.excluded] == ["amelia"]  # no CI: cannot be weighted
+    assert res.scale.name == "log"
+    assert [s for s, why in res.excluded] == ["fake-delta"]  # no CI: cannot be weighted
+    by_id = {s.study_id: s for s in res.studies}
+    assert (by_id["fake-alpha"].publication_id, by_id["fake-alpha"].estimate) == ("fake-2023-alpha", 48)
+    beta = by_id["fake-beta"]  # a 90% CI: its own z, not 1.96
+    assert math.isclose(beta.yi, math.log(0.40))
+    assert math.isclose(beta.vi, ((math.log(0.80) - math.log(0.20)) / (2 * stats.norm.ppf(0.95))) ** 2)
+    alpha = by_id["fake-alpha"]
+    assert math.isclose(alpha.vi, ((math.log(0.64) - math.log(0.36)) / (2 * stats.norm.ppf(0.975))) ** 2)
     pct = res.overall.percent(res.scale)
     assert pct["ci_lower"] < pct["estimate"] < pct["ci_upper"]
+
+
+def _row(est: float, lo: float, hi: float) -> StudyRow:
+    return StudyRow("s", "s", "all", "s/a", "p", "infused", 12, 50, None, est, lo, hi, 95)
+
+
+@pytest.mark.parametrize("scale", [s.name for s in SURVIVAL_SCALES])
+def test_implied_scale_is_the_one_where_the_cis_are_symmetric(scale: str) -> None:
+    s = Scale(scale)
+    rows = []
+    for est, half in ((0.6, 0.1), (0.45, 0.08), (0.3, 0.05)):
+        x = s.fwd(est)
+        lo, hi = sorted((s.inv(x - half), s.inv(x + half)))
+        rows.append(_row(100 * est, 100 * lo, 100 * hi))
+    assert _implied_scale(rows).name == scale
+
+
+def test_logit_scale_round_trips() -> None:
+    assert math.isclose(expit(logit(0.3)), 0.3)
 
 
 def test_cli_table_csv_json_and_plot(release: Path, tmp_path: Path) -> None:
@@ -52,9 +107,9 @@ def test_cli_table_csv_json_and_plot(release: Path, tmp_path: Path) -> None:
     assert "random effects (REML)" in res.stdout and "overall" in res.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = list(csv.DictReader(io.StringIO(_cli(release, "cr_cri", "--format", "csv").stdout)))
-    assert [r["group"] for r in rows] == ["overall"]
+    assert [(r["group"], r["k"], r["n"]) for r in rows] == [("overall", "4", str(55 + 12 + 25 + 40))]
     data = json.loads(_cli(release, "cr_cri", "--method", "DL", "--format", "json").stdout)
-    assert data["method"] == "DL" and data["summary"][-1]["k"] == len(data["studies"])
+    assert data["method"] == "DL" and data["summary"][-1]["k"] == len(data["studies"]) == 4
     svg = tmp_path / "forest.svg"
     assert _cli(release, "os", "--timepoint", "12", "--plot", str(svg)).returncode == 0
     assert svg.read_text().lstrip().startswith("<?xml")
@@ -68,7 +123,7 @@ def test_cli_errors_are_messages(release: Path) -> None:
 
 
 def test_population_filter_and_unknown_population(release: Path) -> None:
-    res = pool(release / DB_NAME, "cr_cri", population="infused")
-    assert {s.population for s in res.studies} == {"infused"}
+    res = pool(release / DB_NAME, "cr_cri", population="evaluable")
+    assert [(s.study_id, s.xi, s.n) for s in res.studies] == [("fake-alpha", 42, 48)]
     res = _cli(release, "cr_cri", "--population", "everyone")
     assert res.returncode == 1 and "unknown population 'everyone'" in res.stderr

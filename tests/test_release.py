@@ -1,4 +1,4 @@
-"""The release: files, checksums, round trip CSV -> Parquet -> DuckDB, views, reproducibility."""
+"""The release of the synthetic fixture: files, checksums, CSV -> Parquet -> DuckDB, views, reproducibility."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, copy_repo
-from editing import add_row, set_cell
+from conftest import FIXTURE, REPO, copy_fixture
+from pedall.history import freeze
 from pedall.metadata import ReleaseError
 from pedall.package import load_package
 from pedall.release import DB_NAME, build
@@ -134,16 +134,18 @@ def test_parquet_types_and_descriptions_come_from_the_schema(release: Path, tabl
             assert af.type == pa.float64()
 
 
-def test_duckdb_tables_equal_parquet_files(release: Path) -> None:
+@pytest.mark.parametrize("table", TABLES)
+def test_duckdb_tables_hold_the_source_csv_values(release: Path, table: str) -> None:
+    # Compared with the package's own CSV file (not with the Parquet the database was loaded from).
+    t = PKG.tables[table]
+    with (FIXTURE / t.path).open(newline="", encoding="utf-8") as fh:
+        want = sorted(tuple((v is None, v) for v in (_expected(f.type, row[f.name]) for f in t.fields))
+                      for row in csv.DictReader(fh))
     con = duckdb.connect(str(release / DB_NAME), read_only=True)
-    for t in TABLES:
-        pq_path = release / "parquet" / f"{t}.parquet"
-        diff = con.execute(
-            f"SELECT count(*) FROM ((SELECT * FROM read_parquet('{pq_path}') EXCEPT ALL "
-            f"SELECT * FROM \"{t}\") UNION ALL (SELECT * FROM \"{t}\" EXCEPT ALL "
-            f"SELECT * FROM read_parquet('{pq_path}')))").fetchone()[0]
-        assert diff == 0, t
+    cols = ", ".join(f'CAST("{f.name}" AS VARCHAR)' if f.enum else f'"{f.name}"' for f in t.fields)
+    got = sorted(tuple((v is None, v) for v in r) for r in con.execute(f'SELECT {cols} FROM "{table}"').fetchall())
     con.close()
+    assert want and got == want
 
 
 def test_duckdb_comments_keys_and_types(release: Path) -> None:
@@ -177,81 +179,84 @@ def _query(release: Path, sql: str) -> list[dict]:
     return out
 
 
-def test_binary_outcomes_gives_eliana_remission_with_metafor_logit(release: Path) -> None:
-    rows = _query(release, "SELECT * FROM binary_outcomes WHERE row_id = 'maude-2018-nejm-cr_cri-3m'")
+def test_binary_outcomes_gives_counts_with_metafor_logit_and_wilson_ci(release: Path) -> None:
+    rows = _query(release, "SELECT * FROM binary_outcomes WHERE row_id = 'fake-2023-alpha-cr-cri-infused'")
     assert len(rows) == 1
     r = rows[0]
     assert (r["study_id"], r["product_id"], r["measure"], r["xi"], r["ni"]) == \
-        ("eliana", "tisagenlecleucel", "cr_cri", 61, 75)
-    assert math.isclose(r["yi"], math.log(61 / 14))
-    assert math.isclose(r["vi"], 1 / 61 + 1 / 14)
-    z, p, n = 1.959963984540054, 61 / 75, 75
+        ("fake-alpha", "fake-cel-a", "cr_cri", 44, 55)
+    assert math.isclose(r["yi"], math.log(44 / 11))
+    assert math.isclose(r["vi"], 1 / 44 + 1 / 11)
+    z, p, n = 1.959963984540054, 44 / 55, 55
     centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     assert math.isclose(r["wilson_lower_percent"], 100 * (centre - half) / (1 + z * z / n))
     assert math.isclose(r["wilson_upper_percent"], 100 * (centre + half) / (1 + z * z / n))
+    zero = _query(release, "SELECT yi, vi FROM binary_outcomes WHERE row_id = 'fake-2021-beta-neuro-g3-5'")[0]
+    assert math.isclose(zero["yi"], math.log(0.5 / 12.5)) and math.isclose(zero["vi"], 1 / 0.5 + 1 / 12.5)
 
 
 def test_survival_outcomes_derive_standard_error_from_ci(release: Path) -> None:
-    rows = _query(release, "SELECT * FROM survival_outcomes WHERE outcome_id = 'maude-2018-nejm-efs-12m'")
+    rows = _query(release, "SELECT * FROM survival_outcomes WHERE outcome_id = 'fake-2021-beta-efs-12m'")
     assert len(rows) == 1
-    assert (rows[0]["estimate_percent"], rows[0]["ci_lower"], rows[0]["ci_upper"]) == (50, 35, 64)
-    assert math.isclose(rows[0]["se_percent"], (64 - 35) / (2 * 1.959963984540054))
+    assert (rows[0]["estimate_percent"], rows[0]["ci_level"], rows[0]["ci_lower"], rows[0]["ci_upper"]) == \
+        (40, 90, 20, 80)
+    assert math.isclose(rows[0]["se_percent"], (80 - 20) / (2 * 1.6448536269514722))
 
 
-def test_latest_outcomes_has_one_row_per_key(release: Path) -> None:
-    dupes = _query(release, """
-        SELECT study_id, arm_id, measure, analysis_population, subgroup, analysis_variant, estimate_type,
-               timepoint_months, comparator_arm_id, count(*) AS n
-        FROM latest_outcomes GROUP BY ALL HAVING count(*) > 1""")
-    assert dupes == []
-    total = _query(release, "SELECT count(*) AS n FROM outcomes")[0]["n"]
-    assert 0 < _query(release, "SELECT count(*) AS n FROM latest_outcomes")[0]["n"] <= total
+# Hand-built from tests/fixture/data/outcomes.csv: every row but those a newer report of the same
+# arm, measure, population, estimate type and time point replaces, and third-party figures.
+SUPERSEDED = {"fake-2020-alpha-cr-cri-infused", "fake-2020-alpha-efs-12m", "fake-2024-review-cr-cri"}
+THIRD_PARTY_ONLY = {"fake-2024-review-os-24m"}
 
 
-def test_study_summary_shows_eliana(release: Path) -> None:
-    rows = {r["study_id"]: r for r in _query(release, "SELECT * FROM study_summary")}
-    assert set(rows) == set(_query_ids(release))
-    e = rows["eliana"]
-    assert (e["product_id"], e["design"], e["n_publications"]) == ("tisagenlecleucel", "single_arm", 2)
-    # the three-year update (newest) wins: 79 infused and 82% remission
-    assert (e["n_treated"], e["cr_cri_percent"]) == (79, 82)
-    assert (e["efs_12m_percent"], e["os_12m_percent"]) == (50, 76)
+def test_latest_outcomes_equals_the_hand_built_expectation(release: Path) -> None:
+    with (FIXTURE / "data" / "outcomes.csv").open(newline="", encoding="utf-8") as fh:
+        every = {r["outcome_id"] for r in csv.DictReader(fh)}
+    assert every >= SUPERSEDED | THIRD_PARTY_ONLY
+    latest = [r["outcome_id"] for r in _query(release, "SELECT outcome_id FROM latest_outcomes")]
+    assert sorted(latest) == sorted(every - SUPERSEDED - THIRD_PARTY_ONLY)
+    kept = {r["outcome_id"]: r["third_party"] for r in _query(
+        release, "SELECT outcome_id, third_party FROM latest_outcomes_all")}
+    assert kept == {**dict.fromkeys(every - SUPERSEDED - THIRD_PARTY_ONLY, False),
+                    **dict.fromkeys(THIRD_PARTY_ONLY, True)}
 
 
-def _query_ids(release: Path) -> list[str]:
-    return [r["study_id"] for r in _query(release, "SELECT study_id FROM studies")]
-
-
-def test_latest_outcomes_prefers_the_newest_publication(tmp_path: Path) -> None:
-    root = copy_repo(tmp_path / "repo")
-    # A fabricated 12-month EFS in the later report: latest_outcomes must take it over the primary report.
-    add_row(root, "outcomes", outcome_id="laetsch-2023-jco-efs-12m-test", publication_id="laetsch-2023-jco",
-            arm_id="eliana/tisagenlecleucel", measure="efs", analysis_population="infused",
-            timepoint_months="12", estimate_type="kaplan_meier", estimate="55", unit="percent",
-            source_location="abstract", value_origin="reported")
-    rel = build(root, tmp_path / "dist")
-    rows = _query(rel, "SELECT publication_id, estimate FROM latest_outcomes WHERE measure = 'efs' "
-                       "AND timepoint_months = 12 AND study_id = 'eliana'")
-    assert rows == [{"publication_id": "laetsch-2023-jco", "estimate": 55.0}]
+def test_study_summary_equals_the_hand_built_expectation(release: Path) -> None:
+    cols = ("study_id", "summary_arm_id", "n_publications", "n_treated", "cr_cri_percent", "efs_12m_percent",
+            "os_12m_percent", "crs_grade3plus_percent", "neurotox_grade3plus_percent")
+    rows = [tuple(r[c] for c in cols) for r in _query(release, f"SELECT {', '.join(cols)} FROM study_summary")]
+    assert rows == [
+        # the update's 55 infused, 80% and 48% over the primary report's; never the review's 99 or 90.9%;
+        # grade >=3 CRS all-cause in the infused population (18.2), not treatment-related or evaluable
+        ("fake-alpha", "fake-alpha/car", 2, 55, 80.0, 48.0, 80.0, 18.2, 8.0),
+        ("fake-beta", "fake-beta/car", 1, 12, 58.3, 40.0, 50.0, 16.7, 0.0),
+        # the pooled arm stands for the cohort study (not the dose cohort or the factor group)
+        ("fake-delta", "fake-delta/pooled", 1, 25, 80.0, 55.0, None, None, None),
+        # a randomized trial: the experimental arm, figures in the randomized population
+        ("fake-gamma", "fake-gamma/fakemab", 1, None, 75.0, 60.0, None, 2.5, 5.0),
+    ]
 
 
 def test_two_builds_are_byte_identical(release: Path, tmp_path: Path) -> None:
-    again = build(REPO, tmp_path / "dist")
+    again = build(copy_fixture(tmp_path / "repo"), tmp_path / "dist")
     assert (again / "SHA256SUMS").read_bytes() == (release / "SHA256SUMS").read_bytes()
     zip_name = f"{release.name}.zip"
     assert (again.parent / zip_name).read_bytes() == (release.parent / zip_name).read_bytes()
 
 
-def test_a_built_version_is_never_overwritten(tmp_path: Path) -> None:
-    root = copy_repo(tmp_path / "repo")
+def test_a_frozen_version_is_never_overwritten(tmp_path: Path) -> None:
+    root = copy_fixture(tmp_path / "repo")
+    freeze(load_package(root))
     dist = tmp_path / "dist"
     rel = build(root, dist)
-    before = (rel / "SHA256SUMS").read_bytes()
     assert build(root, dist) == rel  # same content: accepted, nothing rewritten
-    set_cell(root, "outcomes", {"outcome_id": "maude-2018-nejm-efs-12m"}, note="changed")
+    # Another build of the same frozen version (e.g. by other tooling) differs: refused, nothing touched.
+    sums = rel / "SHA256SUMS"
+    sums.write_text(sums.read_text().replace("data/arms.csv", "data/arms.csv.old"))
+    before = sums.read_bytes()
     with pytest.raises(ReleaseError, match="never overwritten"):
         build(root, dist)
-    assert (rel / "SHA256SUMS").read_bytes() == before
+    assert sums.read_bytes() == before
     assert sorted(p.name for p in dist.iterdir() if not p.name.startswith(".")) == sorted(
         [rel.name, f"{rel.name}.zip", f"{rel.name}.duckdb", f"{rel.name}.duckdb.sha256"])
 
@@ -260,7 +265,7 @@ def test_version_must_agree_across_citation_files(tmp_path: Path) -> None:
     for name in ("CITATION.cff", ".zenodo.json"):
         text = (REPO / name).read_text()
         assert PKG.version in text
-    root = copy_repo(tmp_path / "repo")
+    root = copy_fixture(tmp_path / "repo")
     cff = root / "CITATION.cff"
     cff.write_text(cff.read_text().replace(f'version: "{PKG.version}"', 'version: "9.9.9"'))
     with pytest.raises(ReleaseError, match=r"CITATION.cff says '9.9.9'"):
@@ -282,6 +287,6 @@ def test_database_opens_in_the_duckdb_command_line_client(release: Path) -> None
     if not Path(cli).exists():
         pytest.skip("the duckdb command-line client (PyPI duckdb-cli) is not installed")
     res = subprocess.run([cli, "-readonly", "-csv", str(release / DB_NAME),
-                          "select study_id, n_treated from study_summary where study_id = 'eliana'"],
+                          "select study_id, n_treated from study_summary where study_id = 'fake-alpha'"],
                          capture_output=True, text=True, check=True)
-    assert res.stdout.splitlines() == ["study_id,n_treated", "eliana,79"]
+    assert res.stdout.splitlines() == ["study_id,n_treated", "fake-alpha,55"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, copy_repo
+from conftest import REPO, copy_fixture
 from editing import set_cell
 from pedall import snapshot
 from pedall.check_release import check
@@ -21,7 +21,7 @@ from pedall.metadata import ReleaseError
 from pedall.package import load_package
 from pedall.release import build
 
-TARGET = {"outcome_id": "maude-2018-nejm-efs-12m"}
+TARGET = {"outcome_id": "fake-2020-alpha-efs-12m"}
 
 
 def _git(root: Path, *args: str) -> None:
@@ -40,7 +40,7 @@ def _bump_patch(root: Path) -> str:
     cff.write_text(cff.read_text().replace(f'version: "{old}"', f'version: "{new}"'))
     log = root / "CHANGELOG.md"
     log.write_text(log.read_text().replace(f"## [{old}]", f"## [{new}] - 2030-01-01\n\n### Fixed\n"
-                                           f"- 12-month EFS of the primary ELIANA report.\n\n## [{old}]", 1))
+                                           f"- 12-month EFS of the primary FAKE-ALPHA report.\n\n## [{old}]", 1))
     return new
 
 
@@ -48,7 +48,7 @@ def _bump_patch(root: Path) -> str:
 def two_releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """A git repository with two versions that differ in one value, and both releases built."""
     base = tmp_path_factory.mktemp("versions")
-    root = copy_repo(base / "repo")
+    root = copy_fixture(base / "repo")
     _git(root, "init", "-q")
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "first")
@@ -76,7 +76,7 @@ def test_diff_shows_exactly_the_changed_value(two_releases: tuple[Path, Path, Pa
             "zips": (f"{old}.zip", f"{new}.zip"),
             "git": ("HEAD~1", "HEAD")}[sides]
     key, changes = _only_change(compare(snapshot.load(a, root), snapshot.load(b, root)))
-    assert key == ("maude-2018-nejm-efs-12m",)
+    assert key == ("fake-2020-alpha-efs-12m",)
     assert changes == {"estimate": ("50", "51")}
 
 
@@ -84,10 +84,10 @@ def test_diff_formats(two_releases: tuple[Path, Path, Path]) -> None:
     root, old, new = two_releases
     d = compare(snapshot.load(str(old), root), snapshot.load(str(new), root))
     md = to_markdown(d)
-    assert "| outcome_id=maude-2018-nejm-efs-12m | estimate | 50 | 51 |" in md
+    assert "| outcome_id=fake-2020-alpha-efs-12m | estimate | 50 | 51 |" in md
     out = json.loads(to_json(d))
     assert out["tables"]["outcomes"]["changed"] == [
-        {"key": {"outcome_id": "maude-2018-nejm-efs-12m"}, "values": {"estimate": {"old": "50", "new": "51"}}}]
+        {"key": {"outcome_id": "fake-2020-alpha-efs-12m"}, "values": {"estimate": {"old": "50", "new": "51"}}}]
     assert out["tables"]["studies"] == {"columns_added": [], "columns_removed": [], "added": [], "removed": [],
                                         "changed": []}
 
@@ -106,7 +106,7 @@ def test_new_changelog_entry_lists_the_changed_value(two_releases: tuple[Path, P
     entry = text[text.index(f"## [{load_package(new.parent.parent / 'repo').version}]"):
                  text.index(f"## [{old.name.removeprefix('pedall-')}]")]
     assert f"### Data changes since {old.name.removeprefix('pedall-')}" in entry
-    assert "| outcome_id=maude-2018-nejm-efs-12m | estimate | 50 | 51 |" in entry
+    assert "| outcome_id=fake-2020-alpha-efs-12m | estimate | 50 | 51 |" in entry
     assert "| outcomes | 0 | 0 | 1 |" in entry
 
 
@@ -149,7 +149,7 @@ def test_check_release_catches_metadata_problems(two_releases: tuple[Path, Path,
 
 
 def test_a_recorded_version_refuses_changed_data(tmp_path: Path) -> None:
-    root = copy_repo(tmp_path / "repo")
+    root = copy_fixture(tmp_path / "repo")
     pkg = load_package(root)
     record = freeze(pkg)
     assert record.read_text().count("\n") == len({t.path for t in pkg.tables.values()}
@@ -160,6 +160,6 @@ def test_a_recorded_version_refuses_changed_data(tmp_path: Path) -> None:
     assert not (tmp_path / "dist" / f"pedall-{pkg.version}").exists()
 
 
-def test_repository_data_equal_the_recorded_release_of_this_version() -> None:
+def test_repository_data_equal_the_recorded_release_of_this_version() -> None:  # the real data
     # Fails when the data differ from the last release while the version did not change.
     check_record(load_package(REPO))

@@ -425,3 +425,62 @@ def test_duckdb_not_matching_its_checksum_is_refused(run: Run, fake: FakeZenodo,
     code, out = run(str(rel), "--publish")
     assert code == 1 and ".duckdb does not match" in out
     assert fake.requests == []
+
+
+# Publishing after an ambiguous answer: the state is read back, never published twice, and the command
+# reports what is true.
+
+PUBLISH = r"/actions/publish$"
+
+
+def test_publish_that_succeeded_behind_a_502_is_reported_as_published(run: Run, fake: FakeZenodo,
+                                                                        rel: Path) -> None:
+    fake.fail_publish(502, acted=True)
+    code, out = run(str(rel), "--publish")
+    assert code == 0, out
+    dep_id = only_deposition(fake)
+    assert fake.depositions[dep_id].submitted
+    assert len(fake.calls("POST", PUBLISH)) == 1  # read back instead of sent again
+    assert fake.calls("GET", rf"/depositions/{dep_id}$")
+    assert "read back: it IS published" in out and f"DOI 10.5072/zenodo.{dep_id}" in out
+    assert "nothing was published" not in out
+
+
+def test_publish_that_did_not_happen_is_sent_again_after_reading_back(run: Run, fake: FakeZenodo,
+                                                                       rel: Path) -> None:
+    fake.fail_publish(502, acted=False)
+    code, out = run(str(rel), "--publish")
+    assert code == 0, out
+    dep_id = only_deposition(fake)
+    assert fake.depositions[dep_id].submitted
+    assert [r.status for r in fake.calls("POST", PUBLISH)] == [502, 202]
+    assert "is not published" in out
+
+
+def test_publish_failing_every_time_says_nothing_was_published_and_is_true(run: Run, fake: FakeZenodo,
+                                                                           rel: Path) -> None:
+    fake.fail_publish(502, acted=False, times=99)
+    code, out = run(str(rel), "--publish", "--max-attempts", "3")
+    assert code == 1
+    dep_id = only_deposition(fake)
+    assert not fake.depositions[dep_id].submitted
+    assert len(fake.calls("POST", PUBLISH)) == 3
+    assert "NOT published" in out and "nothing was published" in out and "--resume" in out
+
+
+def test_unknown_state_is_reported_as_unknown(run: Run, fake: FakeZenodo, rel: Path) -> None:
+    fake.fail_publish(502, acted=True)
+    fake.fail_get(99)  # and the read-back never gets through
+    code, out = run(str(rel), "--publish", "--max-attempts", "2")
+    assert code == 1
+    assert fake.depositions[only_deposition(fake)].submitted  # it was, in fact, published
+    assert "unknown" in out and "nothing was published" not in out and "left unpublished" not in out
+    assert len(fake.calls("POST", PUBLISH)) == 1
+
+
+def test_a_plain_refusal_is_not_retried(run: Run, fake: FakeZenodo, rel: Path) -> None:
+    fake.fail_publish(400, acted=False)
+    code, out = run(str(rel), "--publish")
+    assert code == 1
+    assert len(fake.calls("POST", PUBLISH)) == 1 and not fake.calls("GET", r"/depositions/\d+$")
+    assert "nothing was published" in out

@@ -3,8 +3,9 @@
 It implements the documented calls `pedall zenodo` makes (https://developers.zenodo.org): create, get and
 update depositions, list and delete their files, upload through the bucket API, newversion and publish. It
 checks the Bearer token, validates metadata the way Zenodo requires, records every request, and can inject
-faults: a 500 on the Nth bucket PUT (once, or for every later PUT of that file), a 429 with Retry-After, and
-a wrong checksum in an upload response. It is a model of the documentation, not of the live service.
+faults: a 500 on the Nth bucket PUT (once, or for every later PUT of that file), a 429 with Retry-After,
+a wrong checksum in an upload response, a 5xx on publish (after publishing or not) and 503 on GETs. It
+is a model of the documentation, not of the live service.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ class FakeZenodo:
         self._failing_key: str | None = None
         self._bad_checksum_nth: int | None = None
         self._throttle: list[tuple[str, str]] = []  # (path fragment, Retry-After) for pending 429s
+        self._publish_faults: list[tuple[int, bool]] = []  # (status, act first) for the next publish calls
+        self._get_faults = 0  # deposition GETs still to answer with 503
 
     def fail_bucket_put(self, nth: int, *, always: bool = False) -> None:
         """Answer the nth bucket PUT from now with 500; with `always`, every later PUT of that file too."""
@@ -113,6 +116,15 @@ class FakeZenodo:
     def throttle_once(self, path_fragment: str = "", retry_after: str = "0") -> None:
         """Answer the next request whose path contains `path_fragment` with 429 and this Retry-After."""
         self._throttle.append((path_fragment, retry_after))
+
+    def fail_publish(self, status: int = 502, *, acted: bool, times: int = 1) -> None:
+        """Answer the next `times` publish calls with `status`; with `acted`, after publishing all the same
+        (a gateway error in front of a server that did the work)."""
+        self._publish_faults += [(status, acted)] * times
+
+    def fail_get(self, times: int) -> None:
+        """Answer the next `times` deposition GETs with 503."""
+        self._get_faults = times
 
     # -- life cycle --------------------------------------------------------------------------------------------
 
@@ -239,6 +251,9 @@ class FakeZenodo:
         return 201, self._json(d), {}
 
     def _get(self, dep_id: str, *, data: Any, body: bytes) -> Reply:
+        if self._get_faults:
+            self._get_faults -= 1
+            return _error(503, "Service unavailable (injected).")
         d = self._dep(dep_id)
         return (200, self._json(d), {}) if d else _error(404, "Deposition not found.")
 
@@ -272,6 +287,11 @@ class FakeZenodo:
         return _error(404, "File not found.")
 
     def _publish(self, dep_id: str, *, data: Any, body: bytes) -> Reply:
+        if self._publish_faults:
+            status, acted = self._publish_faults.pop(0)
+            if acted:
+                self._publish(dep_id, data=data, body=body)
+            return _error(status, "Bad gateway (injected).")
         d = self._dep(dep_id)
         if d is None:
             return _error(404, "Deposition not found.")

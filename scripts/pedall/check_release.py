@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import zipfile
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import jsonschema
 from .checksums import mismatches, parse_sums, sha256, sidecar_matches
 from .database import DB_NAME
 from .metadata import ReleaseError, changelog_has, citation_version, zenodo_version
+from .zipper import open_release_zip, release_name
 
 
 def check(target: Path) -> list[str]:
@@ -39,12 +39,12 @@ def check(target: Path) -> list[str]:
 def _check(target: Path) -> list[str]:
     if target.is_file() and target.suffix == ".zip":
         with tempfile.TemporaryDirectory() as tmp:
-            with zipfile.ZipFile(target) as zf:
-                tops = {n.split("/", 1)[0] for n in zf.namelist()}
-                if len(tops) != 1:
-                    return [f"{target.name}: a release zip holds exactly one top folder, found {sorted(tops)}"]
+            with open_release_zip(target) as (zf, top):
+                if top is None:
+                    tops = sorted({n.split("/", 1)[0] for n in zf.namelist()})
+                    return [f"{target.name}: a release zip holds exactly one top folder, found {tops}"]
                 zf.extractall(tmp)  # names come from our own build; checked below against SHA256SUMS
-            return _check_folder(Path(tmp) / tops.pop(), expect_db=False)
+            return _check_folder(Path(tmp) / top, expect_db=False)
     if target.is_dir():
         if not (target / "datapackage.json").is_file():
             return ["not a release folder (no datapackage.json)"]
@@ -134,7 +134,7 @@ def _versions(folder: Path) -> list[str]:
     except (OSError, KeyError, ValueError):
         return ["datapackage.json has no version"]
     problems = []
-    if folder.name != f"pedall-{v}":
+    if folder.name != release_name(v):
         problems.append(f"folder name {folder.name!r} does not carry version {v}")
     for name, read in (("CITATION.cff", citation_version), (".zenodo.json", zenodo_version)):
         try:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .problems import DataInvalid, UsageError, UserError
+from .vocab import GROUPINGS, METHODS
 
 
 def _root() -> Path:
@@ -47,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("measure", help="outcome measure (e.g. cr_cri, efs) or adverse event (e.g. crs, neurotoxicity)")
     pl.add_argument("--timepoint", type=float, help="months (required for survival measures)")
     pl.add_argument("--grade-min", type=int, help="adverse events: lowest grade counted (grade G to 5)")
-    pl.add_argument("--by", choices=["intervention_class", "product", "study_design"], help="subgroups")
+    pl.add_argument("--by", choices=list(GROUPINGS), help="subgroups")
     pl.add_argument("--population", help="only figures in this analysis population (e.g. infused)")
-    pl.add_argument("--method", choices=["REML", "DL"], default="REML", help="tau² estimator (default REML)")
+    pl.add_argument("--method", choices=list(METHODS), default=METHODS[0], help="tau² estimator (default REML)")
     pl.add_argument("--design", default="interventional",
                     help="interventional (default), observational, all, or one studies.design value")
     pl.add_argument("--include-third-party", action="store_true",
@@ -144,8 +145,21 @@ def _run(args: argparse.Namespace) -> int:
         print(f"recorded {freeze(load_package(r)).relative_to(r)}")
     elif args.cmd in ("query", "pool"):
         if args.db is None:
+            from .database import DB_NAME, stale_inputs
+            from .zipper import release_name
+
             r = root()
-            db = r / "dist" / f"pedall-{load_package(r).version}" / "pedall.duckdb"
+            pkg = load_package(r)
+            db = r / "dist" / release_name(pkg.version) / DB_NAME
+            if not db.is_file():
+                print(f"pedall: no database at {db}: run `make release` first", file=sys.stderr)
+                return 2
+            changed = stale_inputs(db, pkg)
+            if changed:
+                # A database built before the latest edits would answer for data that no longer exist.
+                print(f"pedall: {db} was built from older inputs ({', '.join(changed)} changed since): run "
+                      "`make release` to rebuild it (or pass --db to use it anyway)", file=sys.stderr)
+                return 2
         else:
             db = args.db
         if not db.is_file():

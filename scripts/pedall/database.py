@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from .history import record_text
 from .package import Package, Table
 
 DB_NAME = "pedall.duckdb"
@@ -22,7 +23,12 @@ def _ident(name: str) -> str:
 
 
 def enum_type_name(table: Table, column: str) -> str:
-    return f"{table.name}_{column}"
+    return enum_type_name_of(table.name, column)
+
+
+def enum_type_name_of(table: str, column: str) -> str:
+    """The DuckDB ENUM type of a column with an enumeration (one naming rule for builder and readers)."""
+    return f"{table}_{column}"
 
 
 def ddl(pkg: Package) -> list[str]:
@@ -49,6 +55,63 @@ def ddl(pkg: Package) -> list[str]:
         for f in t.fields:
             stmts.append(f"COMMENT ON COLUMN {_ident(t.name)}.{_ident(f.name)} IS {_q(f.description)}")
     return stmts
+
+
+def event_groups(pkg: Package) -> list[tuple[str, str, str]]:
+    """(group, event, label) rows: adverse_events.schema.json's eventGroups, the one definition of which
+    events make up e.g. neurotoxicity. Every event also forms a group of its own (by its own name)."""
+    rows = []
+    for g in pkg.tables["adverse_events"].schema.get("eventGroups", []):
+        rows += [(g["group"], e, g.get("label", g["group"])) for e in g["events"]]
+    return rows
+
+
+def enum_labels(pkg: Package) -> list[tuple[str, str, str, str]]:
+    """(table, column, value, label) rows from the schemas' enumLabels, for display (forest plots)."""
+    return [(t.name, f["name"], value, label) for t in pkg.tables.values() for f in t.schema["fields"]
+            for value, label in f.get("enumLabels", {}).items()]
+
+
+def _schema_tables(con: duckdb.DuckDBPyConnection, pkg: Package) -> None:
+    # Groupings defined in the schemas, as tables, so that the views and pedall pool (which sees only
+    # the database) read the same definition.
+    con.execute("CREATE TABLE event_groups (event_group VARCHAR NOT NULL, event VARCHAR NOT NULL, "
+                "label VARCHAR NOT NULL, PRIMARY KEY (event_group, event))")
+    con.execute("COMMENT ON TABLE event_groups IS 'Adverse events pooled and summarised together (e.g. "
+                "neurotoxicity = ICANS or neurologic events), from adverse_events.schema.json (eventGroups).'")
+    for col, text in (("event_group", "Name of the group (what pedall pool accepts)."),
+                      ("event", "An adverse_events.event value counted in the group."),
+                      ("label", "The group's display label.")):
+        con.execute(f"COMMENT ON COLUMN event_groups.{col} IS {_q(text)}")
+    rows = event_groups(pkg)
+    if rows:
+        con.executemany("INSERT INTO event_groups VALUES (?, ?, ?)", rows)
+    con.execute("CREATE TABLE enum_labels (table_name VARCHAR NOT NULL, column_name VARCHAR NOT NULL, "
+                "value VARCHAR NOT NULL, label VARCHAR NOT NULL, PRIMARY KEY (table_name, column_name, value))")
+    con.execute("COMMENT ON TABLE enum_labels IS 'Display labels of enumerated values, from the schemas "
+                "(enumLabels).'")
+    for col, text in (("table_name", "Table."), ("column_name", "Column."), ("value", "Enumerated value."),
+                      ("label", "Its display label.")):
+        con.execute(f"COMMENT ON COLUMN enum_labels.{col} IS {_q(text)}")
+    labels = enum_labels(pkg)
+    if labels:
+        con.executemany("INSERT INTO enum_labels VALUES (?, ?, ?, ?)", labels)
+
+
+def stale_inputs(db: Path, pkg: Package) -> list[str]:
+    """The input files (data, schemas, descriptor) that differ from those the database was built from."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute("SELECT value FROM pedall_metadata WHERE key = 'inputs'").fetchone()
+    except duckdb.Error:
+        row = None
+    finally:
+        con.close()
+    if row is None:
+        return ["(the database records no inputs)"]
+    built = {line.split("  ", 1)[1]: line for line in row[0].splitlines()}
+    now = {line.split("  ", 1)[1]: line for line in record_text(pkg).splitlines()}
+    return sorted(f for f in built.keys() | now.keys() if built.get(f) != now.get(f))
 
 
 def views_sql() -> str:
@@ -79,7 +142,10 @@ def build(pkg: Package, parquet_dir: Path, path: Path) -> None:
         d = pkg.descriptor
         con.executemany("INSERT INTO pedall_metadata VALUES (?, ?)", [
             ("name", d["name"]), ("version", pkg.version), ("title", d["title"]),
-            ("license", ", ".join(lic["name"] for lic in d.get("licenses", [])))])
+            ("license", ", ".join(lic["name"] for lic in d.get("licenses", []))),
+            # the checksums of the inputs, so that pool and query can tell a database built from older data
+            ("inputs", record_text(pkg))])
+        _schema_tables(con, pkg)
         con.execute(views_sql())
         con.execute("CHECKPOINT")
     finally:

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import Polygon
 
-from .pool import GROUP_LABELS, GroupResult, PoolResult
+from .pool import GroupResult, PoolResult
 
 ROW_INCHES = 0.28  # per plotted row, so that 40 studies stay legible
 
@@ -27,7 +27,7 @@ def draw(res: PoolResult, path: Path) -> None:
     groups = res.groups or []
     if groups:
         for g in groups:
-            rows.append(("header", GROUP_LABELS.get(g.group, g.group.replace("_", " "))))
+            rows.append(("header", res.group_labels.get(g.group, g.group.replace("_", " "))))
             rows += [("study", s) for s in res.studies if s.group == g.group]
             rows.append(("group", g))
     else:

@@ -15,7 +15,8 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
-METHODS = ("REML", "DL")
+from .vocab import METHODS
+
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,15 @@ from pathlib import Path
 import duckdb
 from scipy import stats
 
+from .database import enum_type_name_of
 from .meta import Pooled, expit, logit, plo, random_effects
 from .problems import PoolError, QueryError
 from .query import aligned, connect
+from .vocab import GROUPINGS
 
-GROUP_LABELS = {
-    "cd19_car_t": "CD19 CAR-T", "cd22_car_t": "CD22 CAR-T", "cd19_cd22_car_t": "CD19/CD22 CAR-T",
-    "bispecific_t_cell_engager": "Bispecific T-cell engager", "antibody_drug_conjugate": "Antibody-drug conjugate",
-    "menin_inhibitor": "Menin inhibitor", "single_arm": "Single-arm", "randomized": "Randomized",
-    "nonrandomized_multiarm": "Non-randomized multi-arm", "retrospective_cohort": "Retrospective cohort",
-    "prospective_cohort": "Prospective cohort", "registry": "Registry", "case_series": "Case series",
-}
-GROUPINGS = {"intervention_class": "intervention_class", "product": "product_id", "study_design": "design"}
-# When a study reports one figure in several populations, the first of these is used.
-POPULATION_ORDER = ("infused", "treated", "evaluable", "enrolled", "randomized", "responders")
-# Neurotoxicity is reported as ICANS or as neurologic events depending on the era and grading system.
-EVENT_ALIASES = {"neurotoxicity": ("neurologic_event", "icans")}
+# --by: option value -> column of the candidate rows (the values come from the schemas' enumerations).
+# The grouping column -> the schema field whose enumLabels label its values in plots.
+_LABELLED = {"intervention_class": ("studies", "intervention_class"), "design": ("studies", "design")}
 
 
 _FWD = {"identity": lambda p: p, "log": math.log, "logit": logit, "cloglog": lambda p: math.log(-math.log(p))}
@@ -108,6 +101,7 @@ class PoolResult:
     excluded: list[tuple[str, str]] = field(default_factory=list)
     design: str = "interventional"
     third_party: bool = False
+    group_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def selection(self) -> str:
@@ -135,78 +129,63 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
 
 def _candidates(con: duckdb.DuckDBPyConnection, measure: str, timepoint: float | None, grade_min: int | None,
                 population: str | None, design: str, third_party: bool) -> tuple[str, str, list[dict]]:
-    # Each study is represented by its summary arm (view summary_arms of the release database).
+    # The candidate figures and their ranking (`pick`) come from the database's views, the same that
+    # study_summary shows, so the two cannot choose differently (see views.sql). Third-party figures
+    # rank after every report of the trial itself, so they stand only where nothing else does.
     if population is not None:
         # The allowed populations are the schema's enumeration, carried by the database's ENUM type.
-        allowed = con.execute("SELECT enum_range(NULL::outcomes_analysis_population)").fetchone()[0]
+        enum = enum_type_name_of("outcomes", "analysis_population")
+        allowed = con.execute(f"SELECT enum_range(NULL::{enum})").fetchone()[0]
         if population not in allowed:
             raise PoolError(f"unknown population {population!r}: one of {', '.join(allowed)}")
     kind_row = con.execute("SELECT kind, label FROM measures WHERE measure = ?", [measure]).fetchone()
+    join = """JOIN studies s USING (study_id) JOIN arms a USING (arm_id) JOIN study_designs d USING (study_id)"""
+    cols = "c.*, s.acronym, s.intervention_class, s.design, a.product_id"
     if kind_row and grade_min is None:
         kind, label = kind_row
-        sql = """
-        SELECT l.study_id, s.acronym, s.intervention_class, s.design, a.product_id, l.arm_id, l.publication_id,
-               CAST(l.analysis_population AS VARCHAR) AS population, l.timepoint_months,
-               CAST(l.estimate_type AS VARCHAR) AS estimate_type, l.n_events, l.n_total, l.estimate,
-               l.ci_level, l.ci_lower, l.ci_upper, l.recency_rank, l.third_party
-        FROM latest_outcomes_all l JOIN summary_arms USING (arm_id) JOIN studies s ON s.study_id = l.study_id
-        JOIN study_designs d ON d.study_id = l.study_id
-        JOIN arms a ON a.arm_id = l.arm_id
-        WHERE l.measure = ? AND l.subgroup IS NULL AND l.analysis_variant IS NULL AND l.comparator_arm_id IS NULL
-          AND (? OR NOT l.third_party) AND (? = 'all' OR d.design_group = ? OR CAST(d.design AS VARCHAR) = ?)
-        """
-        params: list = [measure, third_party, design, design, design]
-        if kind == "binary":
-            sql += " AND l.estimate_type = 'proportion'"
-        elif kind == "time_to_event":
-            if timepoint is None:
-                raise PoolError(f"{measure} is a time-to-event measure: give --timepoint (months)")
-            sql += " AND l.estimate_type IN ('kaplan_meier', 'cumulative_incidence')"
-        else:
+        if kind == "time_to_event" and timepoint is None:
+            raise PoolError(f"{measure} is a time-to-event measure: give --timepoint (months)")
+        if kind not in ("binary", "time_to_event"):
             raise PoolError(f"{measure} is a measure of kind {kind}; only binary and time-to-event measures pool")
+        sql = f"SELECT {cols} FROM summary_outcome_candidates c {join} WHERE c.measure = ?"
+        params: list = [measure]
         if timepoint is not None:
-            sql += " AND l.timepoint_months = ?"
+            sql += " AND c.timepoint_months = ?"
             params.append(timepoint)
-        if population:
-            sql += " AND l.analysis_population = ?"
-            params.append(population)
-        return kind, label, _rows(con, sql, params)
-    events = EVENT_ALIASES.get(measure, (measure,))
-    if con.execute("SELECT count(*) FROM adverse_events WHERE event IN (SELECT unnest(?))",
-                   [list(events)]).fetchone()[0]:
-        g = grade_min or 1
-        sql = """
-        SELECT sa.study_id, s.acronym, s.intervention_class, s.design, a.product_id, e.arm_id, e.publication_id,
-               CAST(e.analysis_population AS VARCHAR) AS population, NULL AS timepoint_months,
-               'proportion' AS estimate_type, e.n_events, e.n_total, e.estimate,
-               NULL AS ci_level, NULL AS ci_lower, NULL AS ci_upper, r.recency_rank, r.third_party,
-               CAST(e.attribution AS VARCHAR) AS attribution
-        FROM adverse_events e JOIN summary_arms sa USING (arm_id) JOIN studies s ON s.study_id = sa.study_id
-        JOIN study_designs d ON d.study_id = sa.study_id
-        JOIN arms a ON a.arm_id = e.arm_id
-        JOIN publication_recency r ON r.publication_id = e.publication_id
-        WHERE e.event IN (SELECT unnest(?)) AND e.grade_min = ? AND e.grade_max = 5
-          AND (? OR NOT r.third_party) AND (? = 'all' OR d.design_group = ? OR CAST(d.design AS VARCHAR) = ?)
-        """
-        params = [list(events), g, third_party, design, design, design]
-        if population:
-            sql += " AND e.analysis_population = ?"
-            params.append(population)
-        label = measure.replace("_", " ")
-        return "binary", label.upper() if measure == "crs" else label.capitalize(), _rows(con, sql, params)
-    raise PoolError(f"unknown measure or adverse event {measure!r}")
+    else:
+        row = con.execute("SELECT any_value(event_group_label) FROM summary_adverse_event_candidates "
+                          "WHERE event_group = ?", [measure]).fetchone()
+        if row is None or row[0] is None:
+            raise PoolError(f"unknown measure or adverse event {measure!r}")
+        kind, label = "binary", row[0]
+        sql = (f"SELECT {cols}, NULL AS timepoint_months, NULL AS ci_level, NULL AS ci_lower, NULL AS ci_upper "
+               f"FROM summary_adverse_event_candidates c {join} WHERE c.event_group = ? AND c.grade_min = ?")
+        params = [measure, grade_min or 1]
+    if population:
+        sql += " AND c.analysis_population = ?"
+        params.append(population)
+    # which studies are eligible: by design (study_designs) and, unless asked, no third-party figure
+    sql += " AND (? OR NOT c.third_party) AND (? = 'all' OR d.design_group = ? OR CAST(d.design AS VARCHAR) = ?)"
+    params += [third_party, design, design, design]
+    return kind, label, _rows(con, sql, params)
 
 
 def _one_per_study(rows: list[dict]) -> list[dict]:
-    def rank(r: dict) -> tuple:
-        pop = POPULATION_ORDER.index(r["population"]) if r["population"] in POPULATION_ORDER else 99
-        related = r.get("attribution") == "treatment_related"  # an all-cause count says more
-        return (related, pop, r["recency_rank"], r["timepoint_months"] if r["timepoint_months"] is not None else -1)
+    # The best-ranked figure left for each study (after any population filter).
     best: dict[str, dict] = {}
     for r in rows:
-        if r["study_id"] not in best or rank(r) < rank(best[r["study_id"]]):
+        if r["study_id"] not in best or r["pick"] < best[r["study_id"]]["pick"]:
             best[r["study_id"]] = r
     return [best[k] for k in sorted(best)]
+
+
+def _group_labels(con: duckdb.DuckDBPyConnection, by: str | None) -> dict[str, str]:
+    # Display labels of the --by groups: the schema's enumLabels, carried in the database.
+    if by is None or GROUPINGS[by] not in _LABELLED:
+        return {}
+    table, column = _LABELLED[GROUPINGS[by]]
+    return dict(con.execute("SELECT value, label FROM enum_labels WHERE table_name = ? AND column_name = ?",
+                            [table, column]).fetchall())
 
 
 def _implied_scale(rows: list[StudyRow]) -> Scale:
@@ -261,12 +240,13 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
     try:
         designs = ["all", *(r[0] for r in con.execute(
             "SELECT DISTINCT design_group FROM study_designs ORDER BY 1").fetchall()),
-            *con.execute("SELECT enum_range(NULL::studies_design)").fetchone()[0]]
+            *con.execute(f"SELECT enum_range(NULL::{enum_type_name_of('studies', 'design')})").fetchone()[0]]
         if design not in designs:
             raise PoolError(f"unknown design {design!r}: one of {', '.join(dict.fromkeys(designs))}")
         kind, label, cands = _candidates(con, measure, timepoint, grade_min, population, design,
                                          include_third_party)
         overlaps = _overlaps(con)
+        labels = _group_labels(con, by)
         row = con.execute("SELECT value FROM pedall_metadata WHERE key = 'version'").fetchone()
         version = row[0] if row else "unknown"
     except duckdb.Error as exc:  # a database that is not a pedall release (tables or views missing)
@@ -284,7 +264,8 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
                 continue
             est = 100 * r["n_events"] / n
             studies.append(StudyRow(r["study_id"], r["acronym"] or r["study_id"], group, r["arm_id"],
-                                    r["publication_id"], r["population"], r["timepoint_months"], n, r["n_events"],
+                                    r["publication_id"], r["analysis_population"], r["timepoint_months"], n,
+                                    r["n_events"],
                                     est, None, None))
         else:
             if r["ci_lower"] is None or r["ci_upper"] is None or r["ci_level"] is None:
@@ -294,7 +275,8 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
                 excluded.append((r["study_id"], "confidence interval has no width"))
                 continue
             studies.append(StudyRow(r["study_id"], r["acronym"] or r["study_id"], group, r["arm_id"],
-                                    r["publication_id"], r["population"], r["timepoint_months"], n or 0, None,
+                                    r["publication_id"], r["analysis_population"], r["timepoint_months"], n or 0,
+                                    None,
                                     r["estimate"], r["ci_lower"], r["ci_upper"], r["ci_level"]))
     if not studies:
         raise PoolError(f"no study reports {measure} in a form that can be pooled"
@@ -323,7 +305,7 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
         s.weight = w
     overall = GroupResult("overall", len(studies), sum(s.n for s in studies), overall_p)
     return PoolResult(measure, label, timepoint, grade_min, by, method, scale, version, studies,
-                      groups if by else [], overall, excluded, design, include_third_party)
+                      groups if by else [], overall, excluded, design, include_third_party, labels)
 
 
 def summary_rows(res: PoolResult) -> list[dict]:

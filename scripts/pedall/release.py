@@ -1,8 +1,10 @@
 """`pedall build`: validate, then write dist/pedall-<version>/, its zip and the DuckDB file.
 
 Everything is written into a temporary folder inside dist/ and moved into place only when
-complete. A version that exists already is never overwritten: rebuilding it must give the same
-SHA256SUMS, or the build fails and leaves the published files untouched.
+complete. A frozen version (recorded in releases/ by `pedall freeze`) that exists already is never
+overwritten: rebuilding it must give the same SHA256SUMS, or the build fails and leaves the published
+files untouched. A version not yet frozen is still being edited: its build in dist/ is a working
+build, and `make release` replaces it with one of the current data.
 
 A build that would change nothing is skipped: beside the release, `.pedall-<version>.inputs`
 records a fingerprint of everything the release is made from (data, schemas, descriptor, copied
@@ -23,9 +25,10 @@ import tempfile
 from pathlib import Path
 
 from .checksums import mismatches, parse_sums, sha256
-from .history import check_record, input_files, previous_release
+from .history import check_record, input_files, previous_release, record_path
 from .metadata import ReleaseError, check_versions
 from .package import Package, load_package
+from .zipper import release_name
 
 COPIED = ("CITATION.cff", "LICENSE", "README.md", ".zenodo.json")
 DB_NAME = "pedall.duckdb"  # also database.DB_NAME; repeated so that an up-to-date check imports no DuckDB
@@ -33,13 +36,9 @@ DB_NAME = "pedall.duckdb"  # also database.DB_NAME; repeated so that an up-to-da
 WRITERS = ("duckdb", "pyarrow", "pandas", "matplotlib")
 
 
-def release_name(pkg: Package) -> str:
-    return f"pedall-{pkg.version}"
-
-
 def build(root: Path, dist: Path) -> Path:
     pkg = load_package(root)
-    name = release_name(pkg)
+    name = release_name(pkg.version)
     final = dist / name
     stamp = dist / f".{name}.inputs"
     fingerprint = _fingerprint(pkg)
@@ -61,12 +60,20 @@ def build(root: Path, dist: Path) -> Path:
         write_zip(folder, tmp / f"{name}.zip", exclude={DB_NAME})
         shutil.copyfile(folder / DB_NAME, tmp / f"{name}.duckdb")
         (tmp / f"{name}.duckdb.sha256").write_text(f"{sha256(tmp / f'{name}.duckdb')}  {name}.duckdb\n")
+        replace = True
         if final.exists():
-            _same_or_fail(final, folder)
-        else:
+            if record_path(pkg.root, pkg.version).exists():
+                _same_or_fail(final, folder)
+                replace = False
+            elif _same(final, folder):
+                replace = False
+            else:
+                # Not frozen, so never published: swap the working build for the current one.
+                shutil.rmtree(final)
+        if replace:
             for extra in (f"{name}.zip", f"{name}.duckdb", f"{name}.duckdb.sha256"):
                 os.replace(tmp / extra, dist / extra)
-            os.replace(folder, final)  # the folder's presence marks a complete release
+            os.replace(folder, final)  # last: the folder's presence marks a complete release
         stamp.write_text(fingerprint, encoding="utf-8")
         return final
     finally:
@@ -104,12 +111,16 @@ def _up_to_date(final: Path, stamp: Path, fingerprint: str) -> bool:
     return not mismatches(sums, lambda rel: sha256(final / rel) if (final / rel).is_file() else None)
 
 
-def _same_or_fail(existing: Path, fresh: Path) -> None:
+def _same(existing: Path, fresh: Path) -> bool:
     old = (existing / "SHA256SUMS").read_text(encoding="utf-8") if (existing / "SHA256SUMS").exists() else ""
-    new = (fresh / "SHA256SUMS").read_text(encoding="utf-8")
-    if old != new:
-        raise ReleaseError(f"{existing} exists with different content; a published version is never "
-                           "overwritten: bump the version in datapackage.json")
+    return old == (fresh / "SHA256SUMS").read_text(encoding="utf-8")
+
+
+def _same_or_fail(existing: Path, fresh: Path) -> None:
+    if not _same(existing, fresh):
+        raise ReleaseError(f"{existing} exists with different content; version {fresh.name} is frozen "
+                           "(releases/) and a released version is never overwritten: bump the version in "
+                           "datapackage.json")
 
 
 def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[no-untyped-def]

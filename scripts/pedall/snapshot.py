@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .problems import UserError
+from .zipper import open_release_zip
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,9 @@ def _load(spec: str, repo: Path) -> Snapshot:
             raise SnapshotError(f"{spec}: not a release folder (no datapackage.json)")
         return _from_reader(spec, lambda rel: (path / rel).read_bytes())
     if path.is_file() and path.suffix == ".zip":
-        with zipfile.ZipFile(path) as zf:
-            tops = {n.split("/", 1)[0] for n in zf.namelist()}
-            if len(tops) != 1:
+        with open_release_zip(path) as (zf, top):
+            if top is None:
                 raise SnapshotError(f"{spec}: a release zip holds exactly one top folder")
-            top = tops.pop()
             members = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
         return _from_reader(spec, lambda rel: _member(members, f"{top}/{rel}", spec))
     if path.is_file():

@@ -32,6 +32,7 @@ import requests
 
 from .checksums import file_digest, mismatches, parse_sums, sha256, sidecar_matches, stream_digest
 from .metadata import ReleaseError
+from .zipper import open_release_zip, release_name
 
 SANDBOX_URL = "https://sandbox.zenodo.org/api"
 PRODUCTION_URL = "https://zenodo.org/api"
@@ -44,11 +45,14 @@ Out = Callable[[str], None]
 class ZenodoError(Exception):
     """A request to Zenodo failed. `draft_id` names the unpublished draft left behind, if one exists."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, ambiguous: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        # True when the server may have acted although the answer says otherwise (5xx, 429, no answer).
+        self.ambiguous = ambiguous
         self.draft_id: int | str | None = None
         self.draft_html: str | None = None
+        self.publish_unknown = False  # set when whether the deposition got published could not be read back
 
 
 class TokenRejected(ZenodoError):
@@ -104,7 +108,7 @@ def _verify_zip(zpath: Path, name: str) -> tuple[str, dict[str, Any], dict[str, 
     """Check the zip against the SHA256SUMS inside it; return that text, datapackage.json and .zenodo.json."""
     prefix = f"{name}/"
     try:
-        with zipfile.ZipFile(zpath) as zf:
+        with open_release_zip(zpath) as (zf, _):
             members = {i.filename for i in zf.infolist() if not i.is_dir()}
             if prefix + SUMS not in members:
                 raise ReleaseError(f"{zpath} has no {prefix}{SUMS}: not the zip of {name}")
@@ -168,7 +172,7 @@ def load_release(path: Path) -> Release:
     version = descriptor.get("version")
     if not isinstance(version, str) or not version:
         raise ReleaseError(f"{name}: datapackage.json has no version")
-    if name != f"pedall-{version}":
+    if name != release_name(version):
         raise ReleaseError(f"{name} does not match datapackage.json's version {version!r}")
     if zen.get("version") not in (None, version):
         raise ReleaseError(f"{name}: .zenodo.json says version {zen.get('version')!r}, datapackage.json {version!r}")
@@ -290,12 +294,15 @@ class ZenodoClient:
     def close(self) -> None:
         self._session.close()
 
-    def _call(self, method: str, url: str, *, body: Any = None, upload: Path | None = None) -> Any:
+    def _call(self, method: str, url: str, *, body: Any = None, upload: Path | None = None,
+              attempts: int | None = None) -> Any:
         # Links come from server responses; the token goes only to the host the user chose.
         if _origin(url) != self._origin:
             raise ZenodoError(f"refusing to send the token to {url}: not on {self.base_url}")
         what = f"{method} {url}"
-        for attempt in range(1, self.attempts + 1):
+        attempts = attempts or self.attempts
+        status: int | None = None
+        for attempt in range(1, attempts + 1):
             wait: float | None = None
             try:
                 if upload is not None:
@@ -306,7 +313,7 @@ class ZenodoClient:
                 else:
                     resp = self._session.request(method, url, json=body, timeout=self.timeout, allow_redirects=False)
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
+                problem, status = f"{type(exc).__name__}: {exc}", None
             except requests.RequestException as exc:
                 raise ZenodoError(f"{what}: {type(exc).__name__}: {exc}") from exc
             else:
@@ -324,12 +331,16 @@ class ZenodoClient:
                 if status != 429 and status < 500:
                     raise ZenodoError(f"{what}: HTTP {status}: {_server_message(resp)}", status=status)
                 problem, wait = f"HTTP {status}", _retry_after(resp)
-            if attempt == self.attempts:
-                raise ZenodoError(f"{what}: {problem} (gave up after {attempt} attempts)")
-            delay = min(self.max_delay, wait if wait is not None else self.retry_delay * 2 ** (attempt - 1))
-            self.out(f"  {what}: {problem}; retry {attempt + 1}/{self.attempts} in {delay:g}s")
-            self.sleep(delay)
+            if attempt == attempts:
+                raise ZenodoError(f"{what}: {problem} (gave up after {attempt} attempts)", status=status,
+                                  ambiguous=True)
+            self._backoff(what, problem, attempt, attempts, wait)
         raise AssertionError("unreachable")
+
+    def _backoff(self, what: str, problem: str, attempt: int, attempts: int, wait: float | None) -> None:
+        delay = min(self.max_delay, wait if wait is not None else self.retry_delay * 2 ** (attempt - 1))
+        self.out(f"  {what}: {problem}; retry {attempt + 1}/{attempts} in {delay:g}s")
+        self.sleep(delay)
 
     def _dep(self, dep_id: int | str, tail: str = "") -> str:
         return f"{self.base_url}/deposit/depositions/{dep_id}{tail}"
@@ -362,7 +373,37 @@ class ZenodoClient:
         return self._call("PUT", self._dep(dep_id), body={"metadata": metadata})
 
     def publish(self, dep_id: int | str) -> dict[str, Any]:
-        return self._call("POST", self._dep(dep_id, "/actions/publish"))
+        """Publish once. Never retried blindly: a publish that succeeded but answered 5xx (or not at all)
+        would be retried into "already published" and reported as a failure. After any ambiguous answer
+        the deposition is read back, and only a deposition that is still unpublished is sent again."""
+        url = self._dep(dep_id, "/actions/publish")
+        ambiguous = False
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self._call("POST", url, attempts=1)
+            except TokenRejected:
+                raise
+            except ZenodoError as exc:
+                if not (exc.ambiguous or ambiguous):
+                    raise  # a plain refusal (e.g. 400 invalid metadata) of a first, clean attempt
+                ambiguous = True
+                problem = str(exc)
+            try:
+                state = self.get(dep_id)
+            except ZenodoError as exc:
+                err = ZenodoError(f"publish of deposition {dep_id} got no clear answer ({problem}) and its state "
+                                  f"could not be read back ({exc}): it may or may not be published")
+                err.publish_unknown = True
+                raise err from exc
+            if state.get("submitted"):
+                self.out(f"  publish of deposition {dep_id}: {problem}; read back: it IS published")
+                return state
+            if attempt == self.attempts:
+                raise ZenodoError(f"{problem}; read back: deposition {dep_id} is NOT published "
+                                  f"(gave up after {attempt} attempts)")
+            self.out(f"  read back: deposition {dep_id} is not published")
+            self._backoff(f"POST {url}", problem, attempt, self.attempts, None)
+        raise AssertionError("unreachable")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -575,6 +616,13 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except ZenodoError as exc:
         print(f"{PROG}: failed: {exc}", file=sys.stderr)
+        if exc.publish_unknown:
+            # Say only what is known: a resume would refuse a published deposition, and a new run would
+            # create a second one, so the state must be looked at first.
+            where = f" ({exc.draft_html})" if exc.draft_html else ""
+            print(f"{PROG}: whether deposition {exc.draft_id} got published is unknown{where}: look at it before "
+                  "any new run", file=sys.stderr)
+            return 1
         if exc.draft_id is not None:
             where = f" ({exc.draft_html})" if exc.draft_html else ""
             print(f"{PROG}: draft {exc.draft_id} is left unpublished{where}", file=sys.stderr)

@@ -27,6 +27,8 @@ def check(pkg: Package, frames: dict[str, pd.DataFrame]) -> list[Problem]:
         problems += _study_has(pkg, frames, "arms", "study-has-arm")
     if {"publications", "references"} <= have:
         problems += _review_refs(pkg, frames["publications"], frames["references"])
+    if {"outcomes", "measures"} <= have:
+        problems += _over_time(pkg, frames["outcomes"], frames["measures"])
     return problems
 
 
@@ -87,3 +89,32 @@ def _review_refs(pkg: Package, pubs: pd.DataFrame, refs: pd.DataFrame) -> list[P
                     "included-reference-is-curated")
             for idx in all_refs.index[uncurated]]
     return out
+
+
+def _over_time(pkg: Package, df: pd.DataFrame, measures: pd.DataFrame) -> list[Problem]:
+    # Within one publication, arm, measure, population, subgroup, variant and anchor, a survival-type
+    # estimate at a later time point may not exceed one at an earlier time point, and an incidence-type
+    # one may not fall. Which measure is which is data/measures.csv's over_time column, nothing else.
+    # Rows at the same time point are not compared with each other. Vectorized: estimates are signed
+    # so that both directions become "may not rise", then each row is compared with the lowest value
+    # at any strictly earlier time point of its group.
+    direction = measures.set_index("measure")["over_time"].dropna().to_dict()
+    sign = df["measure"].map({m: 1.0 if d == "falls" else -1.0 for m, d in direction.items()})
+    timed = df["estimate_type"].isin(["kaplan_meier", "cumulative_incidence"]).fillna(False).astype(bool)
+    sel = df[timed & sign.notna() & df["timepoint_months"].notna() & df["estimate"].notna()]
+    if sel.empty:
+        return []
+    keys = ["publication_id", "arm_id", "measure", "analysis_population", "subgroup", "analysis_variant",
+            "timepoint_anchor", "estimate_type"]
+    blanks = {k: "" for k in ("subgroup", "analysis_variant", "timepoint_anchor")}
+    f = pd.DataFrame({"g": sel.astype(object).fillna(blanks).groupby(keys, dropna=False, sort=False).ngroup(),
+                      "t": sel["timepoint_months"].astype(float),
+                      "v": sign[sel.index] * sel["estimate"].astype(float)})
+    lowest = f.groupby(["g", "t"])["v"].min()
+    earlier = lowest.groupby(level="g").cummin().groupby(level="g").shift(1).rename("earlier")
+    merged = f.join(earlier, on=["g", "t"])
+    bad = merged.index[(merged["v"] > merged["earlier"]).fillna(False).to_numpy(bool)]
+    return [Problem(pkg.tables["outcomes"].path, csv_line(idx), "estimate",
+                    f"{df.at[idx, 'measure']} {df.at[idx, 'estimate']} at {df.at[idx, 'timepoint_months']} months "
+                    "goes the wrong way against an earlier time point of the same arm, publication and population",
+                    "survival-not-rising") for idx in bad]

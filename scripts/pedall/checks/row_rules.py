@@ -16,11 +16,6 @@ import pandas as pd
 from ..package import Table
 from ..problems import Problem, csv_line
 
-# Measures whose Kaplan-Meier estimate can only fall over time (survival-type), and those whose
-# cumulative incidence can only rise.
-FALLING_KM = {"efs", "os", "rfs", "dfs", "lfs", "dor", "b_cell_aplasia", "ccr"}
-RISING_CI = {"cir", "nrm", "relapse", "relapse_cd19_negative", "relapse_cd22_negative"}
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -59,30 +54,6 @@ def _percent_agrees(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
     calc = 100 * df.loc[mask, "n_events"].astype(float) / df.loc[mask, "n_total"].astype(float)
     tol = 0.5 * 10.0 ** (-_decimals(raw.loc[mask, "estimate"]).astype(float)) + 1e-9
     ok.loc[mask] = (calc - df.loc[mask, "estimate"].astype(float)).abs() <= tol
-    return ok
-
-
-def _monotone_over_time(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
-    # Within one publication, arm, measure, population, subgroup, variant and anchor, a survival
-    # estimate at a later time point may not exceed one at an earlier time point (and a cumulative
-    # incidence may not fall). Rows at the same time point are not compared with each other.
-    ok = pd.Series(True, index=df.index)
-    falling = df["estimate_type"].eq("kaplan_meier") & df["measure"].isin(FALLING_KM)
-    rising = df["estimate_type"].eq("cumulative_incidence") & df["measure"].isin(RISING_CI)
-    sel = df[(falling | rising).fillna(False) & df["timepoint_months"].notna() & df["estimate"].notna()]
-    if sel.empty:
-        return ok
-    keys = ["publication_id", "arm_id", "measure", "analysis_population", "subgroup", "analysis_variant",
-            "timepoint_anchor", "estimate_type"]
-    blanks = {k: "" for k in ("subgroup", "analysis_variant", "timepoint_anchor")}
-    sign = np.where(sel["estimate_type"].eq("kaplan_meier").to_numpy(bool), 1.0, -1.0)
-    f = pd.DataFrame({"g": sel.fillna(blanks).groupby(keys, dropna=False, sort=False, observed=True).ngroup(),
-                      "t": sel["timepoint_months"].astype(float), "v": sign * sel["estimate"].astype(float)})
-    # Lowest signed value at each time point, then the lowest over all strictly earlier time points.
-    lowest = f.groupby(["g", "t"])["v"].min()
-    earlier = lowest.groupby(level="g").cummin().groupby(level="g").shift(1).rename("earlier")
-    merged = f.join(earlier, on=["g", "t"])
-    ok.loc[merged.index] = ~(merged["v"] > merged["earlier"]).fillna(False).to_numpy(bool)
     return ok
 
 
@@ -128,9 +99,6 @@ RULES: tuple[Rule, ...] = (
     Rule("comparator-for-effects", ("outcomes",), "comparator_arm_id", _comparator_only_for_effects,
          lambda row: "hazard and odds ratios need a comparator arm other than the arm itself; other"
                      " estimates have none"),
-    Rule("survival-not-rising", ("outcomes",), "estimate", _monotone_over_time,
-         lambda row: f"{row['measure']} {row['estimate']} at {row['timepoint_months']} months goes the wrong way"
-                     " against an earlier time point of the same arm, publication and population"),
     Rule("grade-min-le-max", ("adverse_events",), "grade_min",
          lambda d, r: ~(_both(d, "grade_min", "grade_max") & (d["grade_min"] > d["grade_max"])).fillna(False)
          .astype(bool),

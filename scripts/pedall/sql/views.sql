@@ -109,6 +109,54 @@ SELECT study_id, arm_id FROM (
            a.arm_id) AS rn
   FROM arms a JOIN studies s USING (study_id)) WHERE rn = 1;
 
+-- The figures that can stand for a study, each ranked by `pick` within its study and measure (and
+-- time point, for time-to-event measures): 1 is the figure study_summary shows and pedall pool uses
+-- (pool, given --population, takes the best pick left in that population). Order: the analysis
+-- population in the order of its schema enumeration (infused before treated, evaluable, ...), then the
+-- newest publication, then the earliest time point; a third-party summary's figure after every report
+-- of the trial itself (third_party: study_summary and pool leave those out unless asked). Only the
+-- summary arm, no subgroup, no variant, no comparison.
+CREATE VIEW summary_outcome_candidates AS
+SELECT l.study_id, l.arm_id, l.outcome_id, l.publication_id, l.measure, m.kind,
+       CAST(l.analysis_population AS VARCHAR) AS analysis_population, l.timepoint_months,
+       CAST(l.estimate_type AS VARCHAR) AS estimate_type, l.n_events, l.n_total, l.estimate, l.ci_level,
+       l.ci_lower, l.ci_upper, l.recency_rank, l.third_party,
+       row_number() OVER (PARTITION BY l.study_id, l.measure,
+                                       CASE WHEN m.kind = 'time_to_event' THEN l.timepoint_months END
+                          ORDER BY l.third_party, l.analysis_population, l.recency_rank,
+                                   l.timepoint_months NULLS FIRST, l.outcome_id) AS pick
+FROM latest_outcomes_all l
+JOIN summary_arms USING (arm_id)
+JOIN measures m USING (measure)
+WHERE l.subgroup IS NULL AND l.analysis_variant IS NULL AND l.comparator_arm_id IS NULL
+  AND ((m.kind = 'binary' AND l.estimate_type = 'proportion')
+       OR (m.kind = 'time_to_event' AND l.estimate_type IN ('kaplan_meier', 'cumulative_incidence')
+           AND l.timepoint_months IS NOT NULL));
+
+-- Adverse-event counts from grade G up to grade 5 that can stand for a study, by event group (the
+-- schema's eventGroups, e.g. neurotoxicity; every event is also a group of its own) and lowest grade.
+-- Order: a report of the trial itself before a third-party summary, an all-cause (or unqualified)
+-- count before a treatment-related one, then the population order, then the newest publication.
+CREATE VIEW summary_adverse_event_candidates AS
+WITH groups AS (
+  SELECT event_group, event, label FROM event_groups
+  UNION
+  SELECT DISTINCT event, event, upper(event[1]) || replace(event[2:], '_', ' ') FROM adverse_events
+  WHERE event NOT IN (SELECT event_group FROM event_groups)
+)
+SELECT sa.study_id, e.arm_id, e.ae_id, e.publication_id, g.event_group, g.label AS event_group_label, e.event,
+       e.grade_min, e.grade_max, CAST(e.attribution AS VARCHAR) AS attribution,
+       CAST(e.analysis_population AS VARCHAR) AS analysis_population, e.n_events, e.n_total, e.estimate,
+       r.recency_rank, r.third_party,
+       row_number() OVER (PARTITION BY sa.study_id, g.event_group, e.grade_min
+                          ORDER BY r.third_party, e.attribution = 'treatment_related', e.analysis_population,
+                                   r.recency_rank, e.ae_id) AS pick
+FROM adverse_events e
+JOIN summary_arms sa USING (arm_id)
+JOIN groups g USING (event)
+JOIN publication_recency r USING (publication_id)
+WHERE e.grade_max = 5 AND e.grade_min IS NOT NULL;
+
 -- One row per study, figures taken from its summary arm (pooled dose cohorts, else single arm, else
 -- the first experimental arm) and from the newest publication that reports each figure.
 CREATE VIEW study_summary AS
@@ -121,27 +169,19 @@ WITH summary_arm AS (
   WHERE f.stage IN ('infused', 'treated') AND NOT r.third_party
   GROUP BY f.arm_id
 ), eff AS (
+  -- the figures pedall pool uses (pick = 1); a percent the source did not print is derived from its counts
   SELECT arm_id,
-    arg_min(coalesce(estimate, 100.0 * n_events / n_total), recency_rank) FILTER (WHERE measure = 'cr_cri'
-        AND estimate_type = 'proportion' AND subgroup IS NULL AND analysis_population IN ('infused', 'treated', 'evaluable')) AS cr_cri_percent,
-    arg_min(estimate, recency_rank) FILTER (WHERE measure = 'efs' AND estimate_type = 'kaplan_meier'
-        AND timepoint_months = 12 AND subgroup IS NULL AND analysis_variant IS NULL) AS efs_12m_percent,
-    arg_min(estimate, recency_rank) FILTER (WHERE measure = 'os' AND estimate_type = 'kaplan_meier'
-        AND timepoint_months = 12 AND subgroup IS NULL AND analysis_variant IS NULL) AS os_12m_percent
-  FROM latest_outcomes GROUP BY arm_id
+    any_value(coalesce(estimate, 100.0 * n_events / n_total)) FILTER (WHERE measure = 'cr_cri') AS cr_cri_percent,
+    any_value(estimate) FILTER (WHERE measure = 'efs' AND timepoint_months = 12) AS efs_12m_percent,
+    any_value(estimate) FILTER (WHERE measure = 'os' AND timepoint_months = 12) AS os_12m_percent
+  FROM summary_outcome_candidates WHERE pick = 1 AND NOT third_party GROUP BY arm_id
 ), tox AS (
-  SELECT e.arm_id,
-    -- a percent the source did not print is derived from its counts
-    -- an all-cause (or unqualified) count is preferred to a treatment-related one
-    arg_min(coalesce(e.estimate, 100.0 * e.n_events / e.n_total), (e.attribution = 'treatment_related', r.recency_rank))
-        FILTER (WHERE e.event = 'crs' AND e.grade_min = 3 AND e.grade_max = 5)
+  SELECT arm_id,
+    any_value(coalesce(estimate, 100.0 * n_events / n_total)) FILTER (WHERE event_group = 'crs')
         AS crs_grade3plus_percent,
-    arg_min(coalesce(e.estimate, 100.0 * e.n_events / e.n_total), (e.attribution = 'treatment_related', r.recency_rank))
-        FILTER (WHERE e.event IN ('neurologic_event', 'icans') AND e.grade_min = 3 AND e.grade_max = 5)
+    any_value(coalesce(estimate, 100.0 * n_events / n_total)) FILTER (WHERE event_group = 'neurotoxicity')
         AS neurotox_grade3plus_percent
-  FROM adverse_events e JOIN publication_recency r USING (publication_id)
-  WHERE NOT r.third_party
-  GROUP BY e.arm_id
+  FROM summary_adverse_event_candidates WHERE pick = 1 AND NOT third_party AND grade_min = 3 GROUP BY arm_id
 )
 SELECT s.study_id, s.acronym, sa.product_id, p.name AS product_name, s.design, d.design_group, s.phase,
        s.intervention_class, s.setting, sa.arm_id AS summary_arm_id,
@@ -257,5 +297,7 @@ COMMENT ON VIEW survival_outcomes IS 'Kaplan-Meier and cumulative-incidence esti
 COMMENT ON VIEW summary_arms IS 'The arm standing for each study in study_summary and pedall pool: pooled dose cohorts, else the single arm or whole cohort, else the first experimental arm; never a factor group.';
 COMMENT ON VIEW study_summary IS 'One row per study: product, design, N treated or infused, CR/CRi, 12-month EFS and OS, grade >=3 CRS and neurotoxicity of its summary arm (pooled dose cohorts, else single arm, else first experimental arm), where reported; figures from the newest publication reporting them.';
 COMMENT ON VIEW study_designs IS 'Each study''s design and its group: interventional (single_arm, randomized, nonrandomized_multiarm) or observational (cohorts, registries, case series). pedall pool uses interventional studies unless --design says otherwise.';
+COMMENT ON VIEW summary_outcome_candidates IS 'Outcome figures of each study''s summary arm that can stand for the study, ranked by pick within study, measure (and time point for time-to-event measures): population in schema order, newest publication, earliest time point. pick = 1 is what study_summary shows and pedall pool uses; third-party figures (third_party) rank last and are left out unless asked for.';
+COMMENT ON VIEW summary_adverse_event_candidates IS 'Adverse-event counts (grade G to 5) of each study''s summary arm by event group (adverse_events.schema.json eventGroups; each event is also its own group), ranked by pick within study, group and lowest grade: all-cause before treatment-related, population in schema order, newest publication; third-party figures (third_party) rank last and are left out unless asked for. pick = 1 is what study_summary shows and pedall pool uses.';
 COMMENT ON VIEW coverage_items IS 'The core figures of the coverage view, in display order.';
 COMMENT ON VIEW coverage IS 'One row per study and core figure (N, CR/CRi, MRD-negative remission, EFS, OS, RFS/DFS, CRS and neurotoxicity any grade and grade >=3, SOS/VOD for inotuzumab): status is the value_origin of the best figure (reported, calculated, read_from_figure), third_party_only, not_applicable, not_in_readable_sources (the sources that could be read do not give it) or source_not_readable (no source of the study could be read); value, publication and how many rows give the figure.';
