@@ -18,7 +18,6 @@ from statsmodels.stats.meta_analysis import combine_effects
 from .vocab import METHODS
 
 
-
 @dataclass(frozen=True)
 class Pooled:
     k: int

@@ -66,6 +66,8 @@ class StudyRow:
     yi: float = math.nan
     vi: float = math.nan
     weight: float = math.nan
+    attribution: str | None = None  # adverse events: all_cause, treatment_related or not_stated
+    third_party: bool = False
 
 
 @dataclass
@@ -266,7 +268,8 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
             studies.append(StudyRow(r["study_id"], r["acronym"] or r["study_id"], group, r["arm_id"],
                                     r["publication_id"], r["analysis_population"], r["timepoint_months"], n,
                                     r["n_events"],
-                                    est, None, None))
+                                    est, None, None, attribution=r.get("attribution"),
+                                    third_party=bool(r.get("third_party"))))
         else:
             if r["ci_lower"] is None or r["ci_upper"] is None or r["ci_level"] is None:
                 excluded.append((r["study_id"], "no confidence interval reported"))
@@ -277,7 +280,8 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
             studies.append(StudyRow(r["study_id"], r["acronym"] or r["study_id"], group, r["arm_id"],
                                     r["publication_id"], r["analysis_population"], r["timepoint_months"], n or 0,
                                     None,
-                                    r["estimate"], r["ci_lower"], r["ci_upper"], r["ci_level"]))
+                                    r["estimate"], r["ci_lower"], r["ci_upper"], r["ci_level"],
+                                    third_party=bool(r.get("third_party"))))
     if not studies:
         raise PoolError(f"no study reports {measure} in a form that can be pooled"
                         + (f" ({'; '.join(f'{s}: {why}' for s, why in excluded)})" if excluded else ""))
@@ -355,7 +359,9 @@ def render(res: PoolResult, fmt: str = "table") -> str:
     for s in res.studies:
         counts = f"{s.xi}/{s.n}" if s.xi is not None else f"N={s.n}"
         lines.append(f"  {s.label} [{s.group}] {counts} {s.estimate:.1f}% ({s.ci_lower:.1f}–{s.ci_upper:.1f}) "
-                     f"weight {s.weight:.1f}% — {s.publication_id}, {s.population}")
+                     f"weight {s.weight:.1f}% — {s.publication_id}, {s.population}"
+                     + (", treatment-related events only" if s.attribution == "treatment_related" else "")
+                     + (", third-party summary" if s.third_party else ""))
     for sid, why in res.excluded:
         lines.append(f"  excluded: {sid} ({why})")
     return "\n".join(lines)
