@@ -67,3 +67,9 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The release folder built from the synthetic fixture package."""
     root = copy_fixture(tmp_path_factory.mktemp("fixture") / "repo")
     return build(root, tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="session")
+def real_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The release built from the curated data, for the data's own checks (not the tooling's)."""
+    return build(REPO, tmp_path_factory.mktemp("real-dist"))

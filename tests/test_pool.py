@@ -24,7 +24,7 @@ def _cli(release: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_one_figure_per_study_from_the_newest_publication(release: Path) -> None:
-    res = pool(release / DB_NAME, "cr_cri")
+    res = pool(release / DB_NAME, "cr_cri", design="all")  # the cohort study fake-delta too
     got = [(s.study_id, s.publication_id, s.arm_id, s.population, s.xi, s.n) for s in res.studies]
     assert got == [
         # the update (newest cutoff) over the primary report, infused over evaluable; never the third-party 90/99
@@ -67,7 +67,7 @@ def test_neurotoxicity_gathers_icans_and_neurologic_events(release: Path) -> Non
 
 def test_survival_is_pooled_on_the_log_scale_its_cis_imply(release: Path) -> None:
     # Every EFS CI of the fixture is symmetric around its estimate on the log scale.
-    res = pool(release / DB_NAME, "efs", timepoint=12)
+    res = pool(release / DB_NAME, "efs", timepoint=12, design="all")
     assert res.scale.name == "log"
     assert [s for s, why in res.excluded] == ["fake-delta"]  # no CI: cannot be weighted
     by_id = {s.study_id: s for s in res.studies}
@@ -106,10 +106,13 @@ def test_cli_table_csv_json_and_plot(release: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "random effects (REML)" in res.stdout and "overall" in res.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "studies: interventional trials only (--design interventional)" in res.stdout
+    # by default the trials only (the prospective cohort fake-delta is left out); --design all adds it
     rows = list(csv.DictReader(io.StringIO(_cli(release, "cr_cri", "--format", "csv").stdout)))
-    assert [(r["group"], r["k"], r["n"]) for r in rows] == [("overall", "4", str(55 + 12 + 25 + 40))]
-    data = json.loads(_cli(release, "cr_cri", "--method", "DL", "--format", "json").stdout)
+    assert [(r["group"], r["k"], r["n"]) for r in rows] == [("overall", "3", str(55 + 12 + 40))]
+    data = json.loads(_cli(release, "cr_cri", "--method", "DL", "--design", "all", "--format", "json").stdout)
     assert data["method"] == "DL" and data["summary"][-1]["k"] == len(data["studies"]) == 4
+    assert data["design"] == "all" and data["include_third_party"] is False
     svg = tmp_path / "forest.svg"
     assert _cli(release, "os", "--timepoint", "12", "--plot", str(svg)).returncode == 0
     assert svg.read_text().lstrip().startswith("<?xml")

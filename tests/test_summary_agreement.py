@@ -64,7 +64,11 @@ def test_the_fixture_has_a_study_where_the_two_rules_used_to_differ(release: Pat
 def test_population_preference_is_one_enumeration_in_every_schema() -> None:
     orders = {(t.name, f.name): f.enum for t in PKG.tables.values() for f in t.fields
               if f.name in ("analysis_population", "population")}
-    assert len(orders) == 3 and len(set(orders.values())) == 1, orders
+    assert len(orders) == 3, orders
+    # one preference order: the populations every table knows come in the same order everywhere
+    # (adverse events add patients_with_crs, a population of supportive-care figures only)
+    shared = set.intersection(*(set(v) for v in orders.values()))
+    assert len({tuple(p for p in v if p in shared) for v in orders.values()}) == 1, orders
     assert next(iter(orders.values()))[0] == "infused"
 
 
