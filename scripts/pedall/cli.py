@@ -22,6 +22,13 @@ def _root() -> Path:
     return here
 
 
+def _release_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--release", type=Path, default=None, metavar="PATH",
+                   help="a pedall release: unpacked folder, zip or .duckdb file (default: this clone's build)")
+    g.add_argument("--db", type=Path, default=None, help="same as --release (its older name)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pedall", description="Validate, build and query the pedall dataset.")
     ap.add_argument("--root", type=Path, default=None, help="repository root (default: found upwards from here)")
@@ -49,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--method", choices=["REML", "DL"], default="REML", help="tau² estimator (default REML)")
     pl.add_argument("--format", choices=["table", "csv", "json"], default="table")
     pl.add_argument("--plot", type=Path, help="write a forest plot (.png or .svg)")
-    pl.add_argument("--db", type=Path, default=None, help="database file (default: this version's build)")
-    q = sub.add_parser("query", help="run SQL against the built database")
+    _release_arguments(pl)
+    q = sub.add_parser("query", help="run SQL against a release: its tables and views")
     q.add_argument("sql")
-    q.add_argument("--db", type=Path, default=None, help="database file (default: this version's build)")
+    _release_arguments(q)
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
     args = ap.parse_args(argv)
     if hasattr(signal, "SIGPIPE"):
@@ -93,10 +100,17 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"recorded {freeze(load_package(root)).relative_to(root)}")
         elif args.cmd in ("query", "pool"):
-            db = args.db or root / "dist" / f"pedall-{load_package(root).version}" / "pedall.duckdb"
-            if not db.exists():
-                print(f"pedall: no database at {db}: run `make release` first", file=sys.stderr)
-                return 2
+            db = args.release or args.db
+            if db is None:
+                if not (root / "datapackage.json").exists():
+                    print(f"pedall: {root} is not in a pedall clone: give --release PATH (a release folder, "
+                          "its zip or a .duckdb file)", file=sys.stderr)
+                    return 2
+                db = root / "dist" / f"pedall-{load_package(root).version}" / "pedall.duckdb"
+                if not db.exists():
+                    print(f"pedall: no database at {db}: run `make release` first, or give --release PATH",
+                          file=sys.stderr)
+                    return 2
             if args.cmd == "query":
                 from .query import run
 

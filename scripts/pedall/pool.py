@@ -19,6 +19,7 @@ import duckdb
 from scipy import stats
 
 from .meta import Pooled, expit, logit, plo, random_effects
+from .opening import connect
 from .problems import PoolError
 from .query import aligned
 
@@ -204,13 +205,10 @@ def _implied_scale(rows: list[StudyRow]) -> Scale:
 
 def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: int | None = None,
          by: str | None = None, population: str | None = None, method: str = "REML") -> PoolResult:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
+    with connect(db) as con:  # a .duckdb file, a release folder or a release zip
         kind, label, cands = _candidates(con, measure, timepoint, grade_min, population)
         row = con.execute("SELECT value FROM pedall_metadata WHERE key = 'version'").fetchone()
         version = row[0] if row else "unknown"
-    finally:
-        con.close()
     excluded: list[tuple[str, str]] = []
     studies: list[StudyRow] = []
     for r in _one_per_study(cands):

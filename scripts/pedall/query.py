@@ -1,4 +1,4 @@
-"""`pedall query`: run SQL against a built database and print the result."""
+"""`pedall query`: run SQL against a release (database file, folder or zip) and print the result."""
 
 from __future__ import annotations
 
@@ -7,17 +7,15 @@ import io
 import json
 from pathlib import Path
 
-import duckdb
+from .opening import connect
 
 
 def run(db: Path, sql: str, fmt: str = "table") -> str:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
+    """`db`: a .duckdb file, a release folder or a release zip (see opening.connect)."""
+    with connect(db) as con:
         cur = con.execute(sql)
         cols = [c[0] for c in cur.description] if cur.description else []
         rows = cur.fetchall()
-    finally:
-        con.close()
     if fmt == "json":
         return json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2)
     if fmt == "csv":

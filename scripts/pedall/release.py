@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import database, dictionary, figures, overview, parquet
+from . import database, dictionary, figures, loadsql, overview, parquet
 from .changelog import release_changelog
 from .checksums import sha256
 from .database import DB_NAME
@@ -73,6 +73,7 @@ def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[n
         parquet.write(t, frames[t.name], folder / "parquet" / f"{t.name}.parquet")
     for fname in COPIED:
         shutil.copyfile(pkg.root / fname, folder / fname)
+    (folder / loadsql.NAME).write_text(loadsql.render(pkg), encoding="utf-8")
     (folder / "CHANGELOG.md").write_text(release_changelog(pkg), encoding="utf-8")
     (folder / "DATA_DICTIONARY.md").write_text(dictionary.render(pkg), encoding="utf-8")
     (folder / "datapackage.json").write_text(_release_descriptor(pkg, folder), encoding="utf-8")
