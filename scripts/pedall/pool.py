@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import duckdb
 from scipy import stats
 
+from .jsonout import dumps
 from .meta import Pooled, expit, logit, plo, random_effects
 from .opening import connect
 from .problems import PoolError
@@ -282,11 +282,11 @@ def _fmt(v: object) -> str:
 def render(res: PoolResult, fmt: str = "table") -> str:
     rows = summary_rows(res)
     if fmt == "json":
-        return json.dumps({"measure": res.measure, "title": res.title, "version": res.version,
-                           "method": res.method, "scale": res.scale.name, "by": res.by,
-                           "summary": rows, "studies": [asdict(s) for s in res.studies],
-                           "excluded": [{"study_id": s, "reason": w} for s, w in res.excluded]},
-                          indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else o)
+        # Undefined statistics (I² and the prediction interval when k = 1) are NaN: null in JSON.
+        return dumps({"measure": res.measure, "title": res.title, "version": res.version,
+                      "method": res.method, "scale": res.scale.name, "by": res.by,
+                      "summary": rows, "studies": [asdict(s) for s in res.studies],
+                      "excluded": [{"study_id": s, "reason": w} for s, w in res.excluded]}, indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
+from .jsonout import dumps
 from .opening import connect
 
 
@@ -17,7 +17,7 @@ def run(db: Path, sql: str, fmt: str = "table") -> str:
         cols = [c[0] for c in cur.description] if cur.description else []
         rows = cur.fetchall()
     if fmt == "json":
-        return json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2)
+        return dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
