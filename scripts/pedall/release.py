@@ -12,9 +12,10 @@ import json
 import os
 import shutil
 import tempfile
+from importlib.resources import files as package_files
 from pathlib import Path
 
-from . import database, dictionary, figures, loadsql, overview, parquet
+from . import database, dictionary, figures, loadsql, overview, parquet, readme
 from .changelog import release_changelog
 from .checksums import sha256
 from .database import DB_NAME
@@ -24,7 +25,7 @@ from .package import Package, load_package
 from .validate import validate
 from .zipper import write_zip
 
-COPIED = ("CITATION.cff", "LICENSE", "README.md", ".zenodo.json")
+COPIED = ("CITATION.cff", "LICENSE", ".zenodo.json")
 
 
 def release_name(pkg: Package) -> str:
@@ -73,7 +74,11 @@ def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[n
         parquet.write(t, frames[t.name], folder / "parquet" / f"{t.name}.parquet")
     for fname in COPIED:
         shutil.copyfile(pkg.root / fname, folder / fname)
+    (folder / "README.md").write_text(readme.render(pkg, (pkg.root / "README.md").read_text(encoding="utf-8")),
+                                      encoding="utf-8")
     (folder / loadsql.NAME).write_text(loadsql.render(pkg), encoding="utf-8")
+    (folder / readme.R_LOADER).parent.mkdir()
+    (folder / readme.R_LOADER).write_bytes(package_files("pedall").joinpath("R/pedall.R").read_bytes())
     (folder / "CHANGELOG.md").write_text(release_changelog(pkg), encoding="utf-8")
     (folder / "DATA_DICTIONARY.md").write_text(dictionary.render(pkg), encoding="utf-8")
     (folder / "datapackage.json").write_text(_release_descriptor(pkg, folder), encoding="utf-8")
