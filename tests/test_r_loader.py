@@ -88,8 +88,10 @@ def test_every_declared_type_converts(r_ok: None, tmp_path: Path) -> None:
                          {"name": "b", "type": "boolean"}, {"name": "d", "type": "date"},
                          {"name": "e", "type": "string", "constraints": {"enum": ["lo", "hi"]}},
                          {"name": "s", "type": "string"}], "missingValues": [""]}
+    # the schema by path, as in the repository's own datapackage.json (a release inlines it)
+    (tmp_path / "t.schema.json").write_text(json.dumps(schema))
     (tmp_path / "datapackage.json").write_text(json.dumps({"name": "t", "resources": [
-        {"name": "t", "path": "t.csv", "format": "csv", "schema": schema}]}))
+        {"name": "t", "path": "t.csv", "format": "csv", "schema": "t.schema.json"}]}))
     (tmp_path / "t.csv").write_text('i,x,b,d,e,s\n3,1.5,true,2024-02-29,hi,"a, b"\n,,false,,,\n')
     (tmp_path / "R").mkdir()
     shutil.copyfile(REPO / "scripts" / "pedall" / "R" / "pedall.R", tmp_path / R_LOADER)

@@ -15,7 +15,10 @@ pedall_read <- function(release = ".") {
   for (res in dp$resources) {
     # The release lists each table twice (CSV and Parquet); base R reads the CSV.
     if (!identical(res$format, "csv") || is.null(res$schema)) next
-    tables[[res$name]] <- pedall_read_csv(file.path(release, res$path), res$schema)
+    schema <- res$schema
+    # A release inlines each schema; the repository's own datapackage.json refers to schema files.
+    if (is.character(schema)) schema <- jsonlite::fromJSON(file.path(release, schema), simplifyVector = FALSE)
+    tables[[res$name]] <- pedall_read_csv(file.path(release, res$path), schema)
   }
   tables
 }
