@@ -43,6 +43,12 @@ def test_query_and_pool_work_on_each_kind_of_release_from_an_empty_folder(releas
     assert list(tmp_path.iterdir()) == []  # nothing unpacked or written where the user stands
 
 
+def test_inside_an_unpacked_release_no_option_is_needed(release: Path) -> None:
+    res = _pedall("query", SQL, "--format", "csv", cwd=release / "figures")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["study_id,n_treated", "eliana,79"]
+
+
 def test_the_three_kinds_give_the_same_pooled_result(release: Path) -> None:
     from pedall.pool import pool
 

@@ -100,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"recorded {freeze(load_package(root)).relative_to(root)}")
         elif args.cmd in ("query", "pool"):
+            from .loadsql import NAME as LOAD_SQL
+
             db = args.release or args.db
+            if db is None and (root / LOAD_SQL).is_file():
+                db = root  # inside an unpacked release (its datapackage.json is what was found upwards)
             if db is None:
                 if not (root / "datapackage.json").exists():
                     print(f"pedall: {root} is not in a pedall clone: give --release PATH (a release folder, "
