@@ -86,12 +86,26 @@ def test_release_datapackage_describes_files_and_validates(release: Path, tmp_pa
         p = release / res["path"]
         assert res["bytes"] == p.stat().st_size
         assert res["hash"] == f"sha256:{_sha(p)}"
-    # frictionless reads no Parquet without a plugin: validate the CSV resources, in a copy of the release.
-    copy = shutil.copytree(release, tmp_path / release.name)
-    csv_only = {**d, "resources": [r for r in d["resources"] if r.get("format") == "csv"]}
-    (copy / "datapackage.json").write_text(json.dumps(csv_only))
-    report = frictionless.validate(str(copy / "datapackage.json"))
-    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+        assert res["schema"]["fields"] == PKG.tables[res["name"].removesuffix("-parquet")].schema["fields"]
+    # Stock `frictionless validate datapackage.json`, as a user runs it inside the unpacked zip.
+    with zipfile.ZipFile(release.parent / f"{release.name}.zip") as zf:
+        zf.extractall(tmp_path)
+    cli = Path(sys.executable).parent / "frictionless"
+    res = subprocess.run([str(cli), "validate", "datapackage.json"], cwd=tmp_path / release.name,
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "INVALID" not in res.stdout and res.stdout.count("VALID") == len(d["resources"])
+
+
+def test_check_release_runs_frictionless_on_the_release_as_shipped(release: Path, tmp_path: Path) -> None:
+    from pedall.check_release import check
+
+    bad = Path(shutil.copytree(release, tmp_path / release.name))
+    with (bad / "parquet" / "arms.parquet").open("ab") as fh:
+        fh.write(b"\0")
+    problems = check(bad)
+    # frictionless itself (not only pedall's own checksum checks) sees the Parquet file's size change
+    assert any(p.startswith("datapackage.json: arms-parquet:") and "byte count" in p for p in problems), problems
 
 
 def test_repository_datapackage_validates_with_frictionless_alone() -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
+import subprocess
+import sys
 import tempfile
 import zipfile
 from importlib import resources
@@ -115,17 +116,25 @@ def _datapackage(folder: Path) -> list[str]:
             problems.append(f"datapackage.json: resource {res['name']}: bytes {res.get('bytes')} != {p.stat().st_size}")
         if res.get("hash") != f"sha256:{sha256(p)}":
             problems.append(f"datapackage.json: resource {res['name']}: hash does not match {res['path']}")
-    # frictionless reads no Parquet without a plugin: validate the CSV resources in a scratch copy.
-    import frictionless  # slow to import; only this check needs it
+    return problems + _frictionless(folder)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(shutil.copytree(folder / "data", Path(tmp) / "data")).parent
-        csv_only = {**d, "resources": [r for r in d.get("resources", []) if r.get("format") == "csv"]}
-        (copy / "datapackage.json").write_text(json.dumps(csv_only), encoding="utf-8")
-        report = frictionless.validate(str(copy / "datapackage.json"))
-        for task in report.tasks:
-            for err in task.errors:
-                problems.append(f"datapackage.json: {task.name}: row {getattr(err, 'row_number', '-')}: {err.message}")
+
+def _frictionless(folder: Path) -> list[str]:
+    """`frictionless validate datapackage.json` from inside the folder: exactly what a user would run."""
+    cmd = [sys.executable, "-m", "frictionless", "validate", "--json", "datapackage.json"]
+    res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, check=False)
+    try:
+        report = json.loads(res.stdout)
+    except ValueError:
+        tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
+        return [f"frictionless validate datapackage.json failed (exit {res.returncode}): {tail[0]}"]
+    problems = [f"datapackage.json: frictionless: {err.get('message')}" for err in report.get("errors", [])]
+    for task in report.get("tasks", []):
+        for err in task.get("errors", []):
+            problems.append(f"datapackage.json: {task.get('name')}: row {err.get('rowNumber', '-')}: "
+                            f"{err.get('message')}")
+    if res.returncode != 0 and not problems:
+        problems.append(f"frictionless validate datapackage.json exited {res.returncode}")
     return problems
 
 

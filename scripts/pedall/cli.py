@@ -26,6 +26,13 @@ def _root() -> Path:
                      "(run pedall inside the repository, or give --root)")
 
 
+def _release_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--release", type=Path, default=None, metavar="PATH",
+                   help="a pedall release: unpacked folder, zip or .duckdb file (default: this clone's build)")
+    g.add_argument("--db", type=Path, default=None, help="same as --release (its older name)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pedall", description="Validate, build and query the pedall dataset.")
     ap.add_argument("--root", type=Path, default=None, help="repository root (default: found upwards from here)")
@@ -60,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--drop", action="append", default=[], metavar="STUDY", help="leave this study out (repeatable)")
     pl.add_argument("--format", choices=["table", "csv", "json"], default="table")
     pl.add_argument("--plot", type=Path, help="write a forest plot (.png or .svg)")
-    pl.add_argument("--db", type=Path, default=None, help="database file (default: this version's build)")
-    q = sub.add_parser("query", help="run SQL against the built database")
+    _release_arguments(pl)
+    q = sub.add_parser("query", help="run SQL against a release: its tables and views")
     q.add_argument("sql")
-    q.add_argument("--db", type=Path, default=None, help="database file (default: this version's build)")
+    _release_arguments(q)
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
     args, unknown = ap.parse_known_args(argv)
     if unknown and args.cmd != "zenodo":
@@ -144,27 +151,39 @@ def _run(args: argparse.Namespace) -> int:
         r = root()
         print(f"recorded {freeze(load_package(r)).relative_to(r)}")
     elif args.cmd in ("query", "pool"):
-        if args.db is None:
+        db = args.release or args.db
+        if db is None:
+            from .loadsql import NAME as LOAD_SQL
+
+            here = Path.cwd()
+            inside = next((p for p in (here, *here.parents) if (p / LOAD_SQL).is_file()), None)
+            if args.root is None and inside is not None:
+                db = inside  # inside an unpacked release: use it
+        if db is None:
             from .database import DB_NAME, stale_inputs
             from .zipper import release_name
 
-            r = root()
+            try:
+                r = root()
+            except UsageError:
+                raise UsageError("not inside a pedall repository or release: give --release PATH (a release "
+                                 "folder, its zip or a .duckdb file)") from None
             pkg = load_package(r)
             db = r / "dist" / release_name(pkg.version) / DB_NAME
             if not db.is_file():
-                print(f"pedall: no database at {db}: run `make release` first", file=sys.stderr)
+                print(f"pedall: no database at {db}: run `make release` first, or give --release PATH",
+                      file=sys.stderr)
                 return 2
             changed = stale_inputs(db, pkg)
             if changed:
                 # A database built before the latest edits would answer for data that no longer exist.
                 print(f"pedall: {db} was built from older inputs ({', '.join(changed)} changed since): run "
-                      "`make release` to rebuild it (or pass --db to use it anyway)", file=sys.stderr)
+                      "`make release` to rebuild it (or pass --release to use it anyway)", file=sys.stderr)
                 return 2
-        else:
-            db = args.db
-        if not db.is_file():
-            print(f"pedall: no database at {db}: run `make release` first", file=sys.stderr)
-            return 2
+        elif not db.exists():
+            print(f"pedall: {db} does not exist (give a release folder, its zip or a .duckdb file)",
+                  file=sys.stderr)
+            return 1
         if args.cmd == "query":
             from .query import run
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from .history import record_text
-from .package import Package, Table
+from .package import Field, Package, Table
 
 DB_NAME = "pedall.duckdb"
 _DUCK = {"integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE", "string": "VARCHAR"}
@@ -31,19 +31,37 @@ def enum_type_name_of(table: str, column: str) -> str:
     return f"{table}_{column}"
 
 
+def column_type(table: Table, f: Field) -> str:
+    """The DuckDB type of a column: its ENUM type for an enumeration, else from the field type."""
+    return enum_type_name(table, f.name) if f.enum else _DUCK[f.type]
+
+
+def enum_types(table: Table) -> list[str]:
+    """CREATE TYPE statements for the table's enumerated columns, levels in schema order."""
+    return [f"CREATE TYPE {enum_type_name(table, f.name)} AS ENUM ({', '.join(_q(v) for v in f.enum)})"
+            for f in table.fields if f.enum]
+
+
+def comments(table: Table, kind: str = "TABLE") -> list[str]:
+    """COMMENT statements for a table (or a view standing for it) and each of its columns."""
+    out = [f"COMMENT ON {kind} {_ident(table.name)} IS {_q(table.title + ': ' + table.description)}"]
+    return out + [f"COMMENT ON COLUMN {_ident(table.name)}.{_ident(f.name)} IS {_q(f.description)}"
+                  for f in table.fields]
+
+
+def metadata_rows(pkg: Package) -> list[tuple[str, str]]:
+    """The rows of pedall_metadata: which data a database (or a load.sql session) holds."""
+    d = pkg.descriptor
+    return [("name", d["name"]), ("version", pkg.version), ("title", d["title"]),
+            ("license", ", ".join(lic["name"] for lic in d.get("licenses", [])))]
+
+
 def ddl(pkg: Package) -> list[str]:
     """CREATE TYPE / CREATE TABLE / COMMENT statements, in foreign-key order."""
     stmts: list[str] = []
     for t in pkg.creation_order():
-        cols = []
-        for f in t.fields:
-            if f.enum:
-                stmts.append(f"CREATE TYPE {enum_type_name(t, f.name)} AS ENUM "
-                             f"({', '.join(_q(v) for v in f.enum)})")
-                typ = enum_type_name(t, f.name)
-            else:
-                typ = _DUCK[f.type]
-            cols.append(f"{_ident(f.name)} {typ}{' NOT NULL' if f.required else ''}")
+        stmts += enum_types(t)
+        cols = [f"{_ident(f.name)} {column_type(t, f)}{' NOT NULL' if f.required else ''}" for f in t.fields]
         cols.append(f"PRIMARY KEY ({', '.join(_ident(c) for c in t.primary_key)})")
         for fk in t.foreign_keys:
             if fk.resource == t.name:
@@ -51,9 +69,7 @@ def ddl(pkg: Package) -> list[str]:
             cols.append(f"FOREIGN KEY ({', '.join(map(_ident, fk.fields))}) REFERENCES "
                         f"{_ident(fk.resource)} ({', '.join(map(_ident, fk.reference_fields))})")
         stmts.append(f"CREATE TABLE {_ident(t.name)} (\n  " + ",\n  ".join(cols) + "\n)")
-        stmts.append(f"COMMENT ON TABLE {_ident(t.name)} IS {_q(t.title + ': ' + t.description)}")
-        for f in t.fields:
-            stmts.append(f"COMMENT ON COLUMN {_ident(t.name)}.{_ident(f.name)} IS {_q(f.description)}")
+        stmts += comments(t)
     return stmts
 
 
@@ -139,12 +155,8 @@ def build(pkg: Package, parquet_dir: Path, path: Path) -> None:
         con.execute("COMMENT ON TABLE pedall_metadata IS 'Release metadata: data version, title and licence.'")
         con.execute("COMMENT ON COLUMN pedall_metadata.key IS 'Metadata item.'")
         con.execute("COMMENT ON COLUMN pedall_metadata.value IS 'Its value.'")
-        d = pkg.descriptor
-        con.executemany("INSERT INTO pedall_metadata VALUES (?, ?)", [
-            ("name", d["name"]), ("version", pkg.version), ("title", d["title"]),
-            ("license", ", ".join(lic["name"] for lic in d.get("licenses", []))),
-            # the checksums of the inputs, so that pool and query can tell a database built from older data
-            ("inputs", record_text(pkg))])
+        # the checksums of the inputs, so that pool and query can tell a database built from older data
+        con.executemany("INSERT INTO pedall_metadata VALUES (?, ?)", [*metadata_rows(pkg), ("inputs", record_text(pkg))])
         _schema_tables(con, pkg)
         con.execute(views_sql())
         con.execute("CHECKPOINT")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+from .jsonout import dumps
 from .snapshot import Snapshot, TableData
 
 
@@ -116,4 +116,4 @@ def to_json(d: Diff) -> str:
             "changed": [{"key": dict(zip(pk, k, strict=True)),
                          "values": {c: {"old": a, "new": b} for c, (a, b) in ch.items()}} for k, ch in t.changed],
         }
-    return json.dumps(out, indent=2, ensure_ascii=False)
+    return dumps(out, indent=2, ensure_ascii=False)

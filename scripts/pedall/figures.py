@@ -22,7 +22,8 @@ class FigureSpec:
     def command(self) -> str:
         opts = "".join(f" --{k.replace('_', '-')} {v:g}" if isinstance(v, int | float)
                        else f" --{k.replace('_', '-')} {v}" for k, v in self.args.items())
-        return f"pedall pool {self.measure}{opts} --plot figures/{self.name}.png"
+        # --release . : the command runs from inside the unpacked release, as its README says
+        return f"pedall pool {self.measure}{opts} --release . --plot figures/{self.name}.png"
 
 
 FIGURES = (

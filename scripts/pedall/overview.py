@@ -10,7 +10,9 @@ import duckdb
 from . import coverage
 from .database import DB_NAME
 from .figures import COVERAGE_NAME
+from .loadsql import NAME as LOAD_SQL
 from .package import Package
+from .readme import R_LOADER
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:72rem;
@@ -100,8 +102,8 @@ def render(pkg: Package, folder: Path) -> str:
                  "Cite the version you used; the DOI of each version is on its Zenodo record. Machine-readable: "
                  "<a href=\"CITATION.cff\">CITATION.cff</a>. The source review: "
                  "doi:10.69898/jhtm.35.2025.277933.</p>")
-    files = ["datapackage.json", "DATA_DICTIONARY.md", "CHANGELOG.md", "CITATION.cff", "LICENSE", "SHA256SUMS",
-             "figures/README.md", DB_NAME]
+    files = ["README.md", "datapackage.json", "DATA_DICTIONARY.md", "CHANGELOG.md", "CITATION.cff", "LICENSE",
+             "SHA256SUMS", "figures/README.md", LOAD_SQL, R_LOADER, DB_NAME]
     files += [f"data/{t}.csv" for t in pkg.tables] + [f"parquet/{t}.parquet" for t in pkg.tables]
     parts.append("<h2 id=\"files\">Files</h2><ul>" + "".join(f"<li><a href=\"{_e(f)}\">{_e(f)}</a></li>"
                                                              for f in files) + "</ul>")

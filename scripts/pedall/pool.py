@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,9 +18,11 @@ import duckdb
 from scipy import stats
 
 from .database import enum_type_name_of
+from .jsonout import dumps
 from .meta import Pooled, expit, logit, plo, random_effects
+from .opening import connect
 from .problems import PoolError, QueryError
-from .query import aligned, connect
+from .query import aligned
 from .vocab import GROUPINGS
 
 # --by: option value -> column of the candidate rows (the values come from the schemas' enumerations).
@@ -238,23 +239,21 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
          by: str | None = None, population: str | None = None, method: str = "REML",
          design: str = "interventional", include_third_party: bool = False, keep: tuple[str, ...] = (),
          drop: tuple[str, ...] = ()) -> PoolResult:
-    con = connect(db)
-    try:
-        designs = ["all", *(r[0] for r in con.execute(
-            "SELECT DISTINCT design_group FROM study_designs ORDER BY 1").fetchall()),
-            *con.execute(f"SELECT enum_range(NULL::{enum_type_name_of('studies', 'design')})").fetchone()[0]]
-        if design not in designs:
-            raise PoolError(f"unknown design {design!r}: one of {', '.join(dict.fromkeys(designs))}")
-        kind, label, cands = _candidates(con, measure, timepoint, grade_min, population, design,
-                                         include_third_party)
-        overlaps = _overlaps(con)
-        labels = _group_labels(con, by)
-        row = con.execute("SELECT value FROM pedall_metadata WHERE key = 'version'").fetchone()
-        version = row[0] if row else "unknown"
-    except duckdb.Error as exc:  # a database that is not a pedall release (tables or views missing)
-        raise QueryError(f"{db}: not a pedall release database: {str(exc).strip().splitlines()[0]}") from None
-    finally:
-        con.close()
+    with connect(db) as con:  # a .duckdb file, a release folder or a release zip
+        try:
+            designs = ["all", *(r[0] for r in con.execute(
+                "SELECT DISTINCT design_group FROM study_designs ORDER BY 1").fetchall()),
+                *con.execute(f"SELECT enum_range(NULL::{enum_type_name_of('studies', 'design')})").fetchone()[0]]
+            if design not in designs:
+                raise PoolError(f"unknown design {design!r}: one of {', '.join(dict.fromkeys(designs))}")
+            kind, label, cands = _candidates(con, measure, timepoint, grade_min, population, design,
+                                             include_third_party)
+            overlaps = _overlaps(con)
+            labels = _group_labels(con, by)
+            row = con.execute("SELECT value FROM pedall_metadata WHERE key = 'version'").fetchone()
+            version = row[0] if row else "unknown"
+        except duckdb.Error as exc:  # a database that is not a pedall release (tables or views missing)
+            raise QueryError(f"{db}: not a pedall release database: {str(exc).strip().splitlines()[0]}") from None
     studies: list[StudyRow] = []
     chosen, excluded = _resolve_overlaps(_one_per_study(cands), overlaps, keep, drop)
     for r in chosen:
@@ -335,12 +334,12 @@ def _fmt(v: object) -> str:
 def render(res: PoolResult, fmt: str = "table") -> str:
     rows = summary_rows(res)
     if fmt == "json":
-        return json.dumps({"measure": res.measure, "title": res.title, "version": res.version,
-                           "design": res.design, "include_third_party": res.third_party,
-                           "method": res.method, "scale": res.scale.name, "by": res.by,
-                           "summary": rows, "studies": [asdict(s) for s in res.studies],
-                           "excluded": [{"study_id": s, "reason": w} for s, w in res.excluded]},
-                          indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else o)
+        # Undefined statistics (I² and the prediction interval when k = 1) are NaN: null in JSON.
+        return dumps({"measure": res.measure, "title": res.title, "version": res.version,
+                      "design": res.design, "include_third_party": res.third_party,
+                      "method": res.method, "scale": res.scale.name, "by": res.by,
+                      "summary": rows, "studies": [asdict(s) for s in res.studies],
+                      "excluded": [{"study_id": s, "reason": w} for s, w in res.excluded]}, indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")

@@ -1,23 +1,14 @@
-"""`pedall query`: run SQL against a built database and print the result."""
+"""`pedall query`: run SQL against a release (database file, folder or zip) and print the result."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
-import duckdb
-
+from .jsonout import dumps
+from .opening import connect
 from .problems import QueryError
-
-
-def connect(db: Path) -> duckdb.DuckDBPyConnection:
-    """The database opened read-only; QueryError if the file is not a DuckDB database this client reads."""
-    try:
-        return duckdb.connect(str(db), read_only=True)
-    except duckdb.Error as exc:
-        raise QueryError(f"{db}: cannot be opened as a DuckDB database: {_first_line(exc)}") from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -25,18 +16,19 @@ def _first_line(exc: BaseException) -> str:
 
 
 def run(db: Path, sql: str, fmt: str = "table") -> str:
-    con = connect(db)
-    try:
-        cur = con.execute(sql)
-        cols = [c[0] for c in cur.description] if cur.description else []
-        rows = cur.fetchall()
-    except duckdb.Error as exc:
-        # DuckDB's message names the fault (unknown table, syntax error at a position); one line suffices.
-        raise QueryError(f"query failed: {_first_line(exc)}") from None
-    finally:
-        con.close()
+    """`db`: a .duckdb file, a release folder or a release zip (see opening.connect)."""
+    import duckdb
+
+    with connect(db) as con:
+        try:
+            cur = con.execute(sql)
+            cols = [c[0] for c in cur.description] if cur.description else []
+            rows = cur.fetchall()
+        except duckdb.Error as exc:
+            # DuckDB's message names the fault (unknown table, syntax error at a position); one line suffices.
+            raise QueryError(f"query failed: {_first_line(exc)}") from None
     if fmt == "json":
-        return json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2)
+        return dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+from importlib.resources import files as package_files
 from pathlib import Path
 
 from .checksums import mismatches, parse_sums, sha256
@@ -30,7 +31,7 @@ from .metadata import ReleaseError, check_versions
 from .package import Package, load_package
 from .zipper import release_name
 
-COPIED = ("CITATION.cff", "LICENSE", "README.md", ".zenodo.json")
+COPIED = ("CITATION.cff", "LICENSE", ".zenodo.json")  # README.md is generated (readme.py)
 DB_NAME = "pedall.duckdb"  # also database.DB_NAME; repeated so that an up-to-date check imports no DuckDB
 # Libraries whose version can change the bytes of a release.
 WRITERS = ("duckdb", "pyarrow", "pandas", "matplotlib")
@@ -84,7 +85,7 @@ def _fingerprint(pkg: Package) -> str:
     from importlib import metadata
 
     h = hashlib.sha256()
-    files = [*input_files(pkg), *COPIED, "CHANGELOG.md"]
+    files = [*input_files(pkg), *COPIED, "CHANGELOG.md", "README.md"]
     records = sorted(p.relative_to(pkg.root).as_posix() for p in (pkg.root / "releases").glob("*.sha256"))
     for rel in [*files, *records]:
         h.update(f"{rel} {sha256(pkg.root / rel) if (pkg.root / rel).is_file() else '-'}\n".encode())
@@ -124,7 +125,9 @@ def _same_or_fail(existing: Path, fresh: Path) -> None:
 
 
 def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[no-untyped-def]
-    from . import database, dictionary, figures, overview, parquet
+    from importlib.resources import files as package_files
+
+    from . import database, dictionary, figures, loadsql, overview, parquet, readme
     from .changelog import release_changelog
 
     (folder / "data").mkdir(parents=True)
@@ -134,6 +137,11 @@ def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[n
         parquet.write(t, frames[t.name], folder / "parquet" / f"{t.name}.parquet")
     for fname in COPIED:
         shutil.copyfile(pkg.root / fname, folder / fname)
+    (folder / "README.md").write_text(readme.render(pkg, (pkg.root / "README.md").read_text(encoding="utf-8")),
+                                      encoding="utf-8")
+    (folder / loadsql.NAME).write_text(loadsql.render(pkg), encoding="utf-8")
+    (folder / readme.R_LOADER).parent.mkdir()
+    (folder / readme.R_LOADER).write_bytes(package_files("pedall").joinpath("R/pedall.R").read_bytes())
     (folder / "CHANGELOG.md").write_text(release_changelog(pkg), encoding="utf-8")
     (folder / "DATA_DICTIONARY.md").write_text(dictionary.render(pkg), encoding="utf-8")
     (folder / "datapackage.json").write_text(_release_descriptor(pkg, folder), encoding="utf-8")
@@ -146,8 +154,17 @@ def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[n
 
 
 def _release_descriptor(pkg: Package, folder: Path) -> str:
-    """The package descriptor for the release: schemas inline, every data file with bytes and hash."""
+    """The package descriptor for the release: schemas inline, every data file with bytes and hash.
+
+    It must validate as shipped with stock `frictionless validate datapackage.json`. A tabular data
+    package may hold tabular (CSV) resources only, so the release is a plain data package: the CSV
+    files are tabular resources, checked row by row against their schemas; each Parquet file is a
+    file resource (its bytes and hash checked) carrying the same schema for tools that read it.
+    (Described as tabular, frictionless 5.21 reads Parquet through pandas, where a missing integer
+    becomes NaN and fails its own schema: the files are right, the reader is not.)
+    """
     d = copy.deepcopy(pkg.descriptor)
+    d["profile"] = "data-package"
     resources = []
     for res in d["resources"]:
         t = pkg.tables[res["name"]]
@@ -157,8 +174,8 @@ def _release_descriptor(pkg: Package, folder: Path) -> str:
                           "bytes": csv.stat().st_size, "hash": f"sha256:{sha256(csv)}"})
         resources.append({"name": f"{t.name}-parquet", "title": f"{t.title} (Parquet)",
                           "description": f"The {t.name} table as Apache Parquet, typed from its Table Schema.",
-                          "path": f"parquet/{t.name}.parquet", "format": "parquet",
-                          "mediatype": "application/vnd.apache.parquet",
-                          "bytes": pq.stat().st_size, "hash": f"sha256:{sha256(pq)}"})
+                          "path": f"parquet/{t.name}.parquet", "profile": "data-resource", "type": "file",
+                          "format": "parquet", "mediatype": "application/vnd.apache.parquet",
+                          "schema": t.schema, "bytes": pq.stat().st_size, "hash": f"sha256:{sha256(pq)}"})
     d["resources"] = resources
     return json.dumps(d, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,121 @@
+# pedall: read a release in R with base R and jsonlite only (both in Debian: r-cran-jsonlite).
+#
+#   source("R/pedall.R")
+#   tables <- pedall_read(".")                 # from inside the unpacked release folder
+#   dat <- pedall_binary_outcomes(tables, measure = "cr_cri")
+#   metafor::rma(yi, vi, data = dat, subset = !duplicated(study_id))
+#
+# Column types and enumerations come from the release's datapackage.json (the Table Schemas):
+# integer -> integer, number -> double, boolean -> logical, date -> Date, enumerations -> factors
+# with the schema's levels in the schema's order, everything else -> character. Empty cells are NA.
+
+pedall_read <- function(release = ".") {
+  dp <- jsonlite::fromJSON(file.path(release, "datapackage.json"), simplifyVector = FALSE)
+  tables <- list()
+  for (res in dp$resources) {
+    # The release lists each table twice (CSV and Parquet); base R reads the CSV.
+    if (!identical(res$format, "csv") || is.null(res$schema)) next
+    schema <- res$schema
+    # A release inlines each schema; the repository's own datapackage.json refers to schema files.
+    if (is.character(schema)) schema <- jsonlite::fromJSON(file.path(release, schema), simplifyVector = FALSE)
+    tables[[res$name]] <- pedall_read_csv(file.path(release, res$path), schema)
+  }
+  tables
+}
+
+pedall_read_csv <- function(path, schema) {
+  fields <- schema$fields
+  names <- vapply(fields, function(f) f$name, "")
+  types <- vapply(fields, function(f) if (is.null(f$type)) "string" else f$type, "")
+  na <- if (is.null(schema$missingValues)) "" else unlist(schema$missingValues)
+  # Everything is read as text first, so that no value is guessed; each column is then converted
+  # by its declared type, and a value that does not convert is an error, not a silent NA.
+  df <- utils::read.csv(path, colClasses = "character", na.strings = na, check.names = FALSE,
+                        strip.white = FALSE, encoding = "UTF-8")
+  if (!identical(names(df), names)) {
+    stop(sprintf("%s: columns %s, but the schema lists %s", path,
+                 paste(names(df), collapse = ", "), paste(names, collapse = ", ")))
+  }
+  for (i in seq_along(fields)) {
+    df[[i]] <- .pedall_convert(df[[i]], fields[[i]], types[[i]], path)
+  }
+  df
+}
+
+.pedall_convert <- function(x, field, type, path) {
+  enum <- field$constraints$enum
+  if (!is.null(enum)) {
+    levels <- as.character(unlist(enum))
+    bad <- setdiff(unique(x[!is.na(x)]), levels)
+    if (length(bad)) stop(sprintf("%s: %s: values outside the enumeration: %s", path, field$name,
+                                  paste(bad, collapse = ", ")))
+    return(factor(x, levels = levels))
+  }
+  out <- switch(type,
+    integer = suppressWarnings(as.integer(x)),
+    number = suppressWarnings(as.numeric(x)),
+    boolean = {
+      t <- if (is.null(field$trueValues)) c("true", "True", "TRUE", "1") else unlist(field$trueValues)
+      f <- if (is.null(field$falseValues)) c("false", "False", "FALSE", "0") else unlist(field$falseValues)
+      ifelse(x %in% t, TRUE, ifelse(x %in% f, FALSE, NA))
+    },
+    date = as.Date(x, format = if (is.null(field$format) || field$format %in% c("default", "any"))
+      "%Y-%m-%d" else field$format),
+    x)
+  if (any(is.na(out) & !is.na(x))) {
+    stop(sprintf("%s: %s: values that are not of type %s: %s", path, field$name, type,
+                 paste(head(unique(x[is.na(out) & !is.na(x)]), 5), collapse = ", ")))
+  }
+  out
+}
+
+# Every proportion with events and totals, from outcomes and adverse events, as the release's
+# binary_outcomes view gives it: xi, ni and metafor's logit yi, vi (escalc(measure = "PLO"):
+# 0.5 added to both cells only when one is zero). Pick one row per study before pooling; the view
+# and `pedall pool` take each study's summary arm from its newest publication.
+pedall_binary_outcomes <- function(tables, measure = NULL) {
+  o <- tables$outcomes
+  o <- o[o$estimate_type == "proportion" & !is.na(o$n_events) & !is.na(o$n_total) & o$n_total > 0, ]
+  e <- tables$adverse_events
+  e <- e[!is.na(e$n_events) & !is.na(e$n_total) & e$n_total > 0, ]
+  chr <- function(x) as.character(x)
+  na_chr <- function(n) rep(NA_character_, n)
+  na_int <- function(n) rep(NA_integer_, n)
+  from_o <- data.frame(
+    arm_id = o$arm_id, source_table = rep("outcomes", nrow(o)), row_id = o$outcome_id,
+    measure = chr(o$measure), event = na_chr(nrow(o)), grade_min = na_int(nrow(o)),
+    grade_max = na_int(nrow(o)), grading_system = na_chr(nrow(o)),
+    analysis_population = chr(o$analysis_population), subgroup = o$subgroup,
+    timepoint_months = o$timepoint_months, timepoint_anchor = chr(o$timepoint_anchor),
+    analysis_variant = o$analysis_variant, xi = o$n_events, ni = o$n_total, reported_percent = o$estimate,
+    publication_id = o$publication_id, source_location = o$source_location,
+    value_origin = chr(o$value_origin), stringsAsFactors = FALSE)
+  ae_measure <- ifelse(is.na(e$grade_min) | is.na(e$grade_max), NA_character_,
+                       paste0(chr(e$event), "_grade_", e$grade_min, "_", e$grade_max))
+  from_e <- data.frame(
+    arm_id = e$arm_id, source_table = rep("adverse_events", nrow(e)), row_id = e$ae_id,
+    measure = ae_measure, event = chr(e$event), grade_min = e$grade_min, grade_max = e$grade_max,
+    grading_system = chr(e$grading_system), analysis_population = chr(e$analysis_population),
+    subgroup = na_chr(nrow(e)), timepoint_months = rep(NA_real_, nrow(e)), timepoint_anchor = na_chr(nrow(e)),
+    analysis_variant = na_chr(nrow(e)), xi = e$n_events, ni = e$n_total, reported_percent = e$estimate,
+    publication_id = e$publication_id, source_location = e$source_location,
+    value_origin = chr(e$value_origin), stringsAsFactors = FALSE)
+  d <- rbind(from_o, from_e)
+  arms <- tables$arms
+  d$study_id <- arms$study_id[match(d$arm_id, arms$arm_id)]
+  d$product_id <- arms$product_id[match(d$arm_id, arms$arm_id)]
+  pubs <- tables$publications
+  d$third_party <- chr(pubs$report_type[match(d$publication_id, pubs$publication_id)]) == "third_party_summary"
+  d$proportion_percent <- 100 * d$xi / d$ni
+  zero <- d$xi == 0 | d$xi == d$ni
+  xa <- ifelse(zero, d$xi + 0.5, d$xi)
+  na <- ifelse(zero, d$ni + 1, d$ni)
+  d$yi <- log(xa / (na - xa))
+  d$vi <- 1 / xa + 1 / (na - xa)
+  first <- c("study_id", "product_id", "arm_id")
+  d <- d[, c(first, setdiff(names(d), first))]
+  if (!is.null(measure)) d <- d[!is.na(d$measure) & d$measure %in% measure, ]
+  d <- d[order(d$study_id, d$arm_id, d$source_table, d$row_id), ]
+  rownames(d) <- NULL
+  d
+}

@@ -1,0 +1,66 @@
+"""The release's load.sql: pedall.duckdb's tables and views, over the release's own Parquet files.
+
+A downloaded release must be usable without the DuckDB file (it ships outside the zip). load.sql is
+generated at build time from the Table Schemas (one view per table, typed and commented as in
+pedall.duckdb) followed by views.sql itself, so the views have one definition for both routes.
+"""
+
+from __future__ import annotations
+
+from .database import _ident, _q, column_type, comments, enum_labels, enum_types, event_groups, metadata_rows, views_sql
+from .package import Package, Table
+
+NAME = "load.sql"
+
+
+def parquet_path(table: Table) -> str:
+    # Relative to the release folder: DuckDB resolves it against the working directory, or against
+    # file_search_path when that is set (how `pedall query --release` runs it from elsewhere).
+    return f"parquet/{table.name}.parquet"
+
+
+def _table_view(table: Table) -> list[str]:
+    # Explicit casts give each column the type it has in pedall.duckdb (ENUMs for enumerations,
+    # whose order DuckDB uses when sorting) rather than the Parquet reader's VARCHAR.
+    cols = ",\n       ".join(f"CAST({_ident(f.name)} AS {column_type(table, f)}) AS {_ident(f.name)}"
+                             for f in table.fields)
+    return [*enum_types(table),
+            f"CREATE VIEW {_ident(table.name)} AS\nSELECT {cols}\nFROM read_parquet({_q(parquet_path(table))})",
+            *comments(table, kind="VIEW")]
+
+
+def _values_view(name: str, cols: tuple[str, ...], rows: list[tuple], comment: str) -> list[str]:
+    names = ", ".join(cols)
+    if rows:
+        values = ", ".join("(" + ", ".join(_q(str(v)) for v in r) + ")" for r in rows)
+        body = f"SELECT * FROM (VALUES {values}) AS t({names})"
+    else:  # an empty VALUES list is not SQL: typed columns, no rows
+        body = "SELECT " + ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in cols) + " WHERE false"
+    return [f"CREATE VIEW {name} AS {body}", f"COMMENT ON VIEW {name} IS {_q(comment)}"]
+
+
+def render(pkg: Package) -> str:
+    v = pkg.version
+    head = [
+        f"-- pedall {v}: the tables and views of pedall.duckdb, as views over this release's Parquet files.",
+        "-- Generated at build time from the Table Schemas and pedall's views.sql; do not edit.",
+        "-- Run it once in a fresh DuckDB session, from inside the unpacked release folder:",
+        "--   DuckDB command line:  duckdb -init load.sql      (or: duckdb -c '.read load.sql' -c 'select ...')",
+        "--   Python:               duckdb.sql(open('load.sql').read())",
+        f"-- From another folder, first: SET file_search_path = '/path/to/pedall-{v}';",
+        "",
+    ]
+    stmts: list[str] = []
+    for t in pkg.creation_order():
+        stmts += _table_view(t)
+    rows = ", ".join(f"({_q(k)}, {_q(val)})" for k, val in metadata_rows(pkg))
+    stmts.append(f"CREATE VIEW pedall_metadata AS SELECT * FROM (VALUES {rows}) AS t(key, value)")
+    stmts.append("COMMENT ON VIEW pedall_metadata IS 'Release metadata: data version, title and licence.'")
+    # The schemas' groupings and labels, which the views and pedall pool read (tables in pedall.duckdb).
+    stmts += _values_view("event_groups", ("event_group", "event", "label"), event_groups(pkg),
+                          "Adverse events pooled and summarised together (e.g. neurotoxicity = ICANS or "
+                          "neurologic events), from adverse_events.schema.json (eventGroups).")
+    stmts += _values_view("enum_labels", ("table_name", "column_name", "value", "label"), enum_labels(pkg),
+                          "Display labels of enumerated values, from the schemas (enumLabels).")
+    body = ";\n".join(stmts) + ";\n\n-- The documented views (pedall's views.sql, as in pedall.duckdb).\n"
+    return "\n".join(head) + "\n" + body + views_sql().rstrip() + "\n"
