@@ -156,7 +156,8 @@ def build(pkg: Package, parquet_dir: Path, path: Path) -> None:
         con.execute("COMMENT ON COLUMN pedall_metadata.key IS 'Metadata item.'")
         con.execute("COMMENT ON COLUMN pedall_metadata.value IS 'Its value.'")
         # the checksums of the inputs, so that pool and query can tell a database built from older data
-        con.executemany("INSERT INTO pedall_metadata VALUES (?, ?)", [*metadata_rows(pkg), ("inputs", record_text(pkg))])
+        con.executemany("INSERT INTO pedall_metadata VALUES (?, ?)",
+                        [*metadata_rows(pkg), ("inputs", record_text(pkg))])
         _schema_tables(con, pkg)
         con.execute(views_sql())
         con.execute("CHECKPOINT")

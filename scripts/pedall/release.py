@@ -125,8 +125,6 @@ def _same_or_fail(existing: Path, fresh: Path) -> None:
 
 
 def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[no-untyped-def]
-    from importlib.resources import files as package_files
-
     from . import database, dictionary, figures, loadsql, overview, parquet, readme
     from .changelog import release_changelog
 
