@@ -42,14 +42,14 @@ def test_query_syntax_error(release: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_query_and_pool_on_a_file_that_is_no_database(capsys: pytest.CaptureFixture[str]) -> None:
-    _one_line(capsys, 1, "not a valid DuckDB", "query", "select 1", "--db", str(REPO / "README.md"))
-    _one_line(capsys, 1, "not a valid DuckDB", "pool", "crs", "--db", str(REPO / "README.md"))
+    _one_line(capsys, 1, "is not a pedall release", "query", "select 1", "--db", str(REPO / "README.md"))
+    _one_line(capsys, 1, "is not a pedall release", "pool", "crs", "--db", str(REPO / "README.md"))
 
 
 def test_pool_on_a_database_that_is_not_a_release(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "other.duckdb"
     duckdb.connect(str(db)).close()
-    _one_line(capsys, 1, "not a pedall release database", "pool", "crs", "--db", str(db))
+    _one_line(capsys, 1, "is not a pedall release", "pool", "crs", "--db", str(db))
 
 
 def test_plot_into_a_missing_folder(release: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ from scipy import stats
 
 from pedall.meta import expit, logit
 from pedall.pool import SURVIVAL_SCALES, Scale, StudyRow, _implied_scale, pool
+from pedall.problems import PoolError
 from pedall.release import DB_NAME
 
 
@@ -24,15 +25,18 @@ def _cli(release: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_one_figure_per_study_from_the_newest_publication(release: Path) -> None:
-    res = pool(release / DB_NAME, "cr_cri", design="all")  # the cohort study fake-delta too
+    res = pool(release / DB_NAME, "cr_cri")  # interventional trials (the default)
     got = [(s.study_id, s.publication_id, s.arm_id, s.population, s.xi, s.n) for s in res.studies]
     assert got == [
         # the update (newest cutoff) over the primary report, infused over evaluable; never the third-party 90/99
         ("fake-alpha", "fake-2023-alpha", "fake-alpha/car", "infused", 44, 55),
         ("fake-beta", "fake-2021-beta", "fake-beta/car", "infused", 7, 12),
-        ("fake-delta", "fake-2022-delta", "fake-delta/pooled", "infused", 20, 25),  # the pooled arm stands
         ("fake-gamma", "fake-2022-gamma", "fake-gamma/fakemab", "randomized", 30, 40),  # the experimental arm
     ]
+    cohort = pool(release / DB_NAME, "cr_cri", design="observational").studies
+    # the pooled arm stands for the cohort study
+    assert [(s.study_id, s.publication_id, s.arm_id, s.population, s.xi, s.n) for s in cohort] == [
+        ("fake-delta", "fake-2022-delta", "fake-delta/pooled", "infused", 20, 25)]
 
 
 def test_weights_follow_the_random_effects_variances(release: Path) -> None:
@@ -67,9 +71,10 @@ def test_neurotoxicity_gathers_icans_and_neurologic_events(release: Path) -> Non
 
 def test_survival_is_pooled_on_the_log_scale_its_cis_imply(release: Path) -> None:
     # Every EFS CI of the fixture is symmetric around its estimate on the log scale.
-    res = pool(release / DB_NAME, "efs", timepoint=12, design="all")
+    res = pool(release / DB_NAME, "efs", timepoint=12)
     assert res.scale.name == "log"
-    assert [s for s, why in res.excluded] == ["fake-delta"]  # no CI: cannot be weighted
+    with pytest.raises(PoolError, match="fake-delta: no confidence interval reported"):  # cannot be weighted
+        pool(release / DB_NAME, "efs", timepoint=12, design="observational")
     by_id = {s.study_id: s for s in res.studies}
     assert (by_id["fake-alpha"].publication_id, by_id["fake-alpha"].estimate) == ("fake-2023-alpha", 48)
     beta = by_id["fake-beta"]  # a 90% CI: its own z, not 1.96
@@ -110,9 +115,15 @@ def test_cli_table_csv_json_and_plot(release: Path, tmp_path: Path) -> None:
     # by default the trials only (the prospective cohort fake-delta is left out); --design all adds it
     rows = list(csv.DictReader(io.StringIO(_cli(release, "cr_cri", "--format", "csv").stdout)))
     assert [(r["group"], r["k"], r["n"]) for r in rows] == [("overall", "3", str(55 + 12 + 40))]
-    data = json.loads(_cli(release, "cr_cri", "--method", "DL", "--design", "all", "--format", "json").stdout)
-    assert data["method"] == "DL" and data["summary"][-1]["k"] == len(data["studies"]) == 4
+    # fake-delta and fake-alpha may share patients: with every design, pool asks which one stands
+    refused = _cli(release, "cr_cri", "--design", "all")
+    assert refused.returncode == 1 and "--keep" in refused.stderr and "Traceback" not in refused.stderr
+    data = json.loads(_cli(release, "cr_cri", "--method", "DL", "--design", "all", "--keep", "fake-delta",
+                           "--format", "json").stdout)
+    assert data["method"] == "DL" and data["summary"][-1]["k"] == len(data["studies"]) == 3
     assert data["design"] == "all" and data["include_third_party"] is False
+    assert {"study_id": "fake-alpha", "reason": "overlaps fake-delta (possible overlap); --keep fake-delta"} \
+        in data["excluded"]
     svg = tmp_path / "forest.svg"
     assert _cli(release, "os", "--timepoint", "12", "--plot", str(svg)).returncode == 0
     assert svg.read_text().lstrip().startswith("<?xml")

@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO
 from pedall.opening import NotARelease, connect
 
-SQL = "select study_id, n_treated from study_summary where study_id = 'eliana'"
+SQL = "select study_id, n_treated from study_summary where study_id = 'fake-alpha'"  # the synthetic fixture
 
 
 def _pedall(*args: str, cwd: Path, pythonpath: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -37,7 +37,7 @@ def test_query_and_pool_work_on_each_kind_of_release_from_an_empty_folder(releas
     target = _targets(release)[kind]
     res = _pedall("query", SQL, "--release", str(target), "--format", "json", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout) == [{"study_id": "eliana", "n_treated": 79}]
+    assert json.loads(res.stdout) == [{"study_id": "fake-alpha", "n_treated": 55}]
     if kind == "zip":  # pool opens releases as query does (in-process for all three kinds below)
         res = _pedall("pool", "cr_cri", "--release", str(target), "--format", "json", cwd=tmp_path)
         assert res.returncode == 0, res.stderr
@@ -48,7 +48,7 @@ def test_query_and_pool_work_on_each_kind_of_release_from_an_empty_folder(releas
 def test_inside_an_unpacked_release_no_option_is_needed(release: Path) -> None:
     res = _pedall("query", SQL, "--format", "csv", cwd=release / "figures")
     assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["study_id,n_treated", "eliana,79"]
+    assert res.stdout.split() == ["study_id,n_treated", "fake-alpha,55"]
 
 
 def test_the_three_kinds_give_the_same_pooled_result(release: Path) -> None:
@@ -70,7 +70,7 @@ def test_installed_outside_a_clone(release: Path, tmp_path: Path) -> None:
     res = _pedall("query", SQL, "--release", str(_targets(release)["zip"]), "--format", "csv", cwd=work,
                   pythonpath=site)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["study_id,n_treated", "eliana,79"]
+    assert res.stdout.split() == ["study_id,n_treated", "fake-alpha,55"]
     where = subprocess.run([sys.executable, "-c", "import pedall; print(pedall.__file__)"], cwd=work,
                            env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True, check=True)
     assert where.stdout.strip() == str(site / "pedall" / "__init__.py")  # the copy ran, not the clone's code

@@ -53,7 +53,9 @@ def metadata_rows(pkg: Package) -> list[tuple[str, str]]:
     """The rows of pedall_metadata: which data a database (or a load.sql session) holds."""
     d = pkg.descriptor
     return [("name", d["name"]), ("version", pkg.version), ("title", d["title"]),
-            ("license", ", ".join(lic["name"] for lic in d.get("licenses", [])))]
+            ("license", ", ".join(lic["name"] for lic in d.get("licenses", []))),
+            # the checksums of the inputs, so that pool and query can tell a database built from older data
+            ("inputs", record_text(pkg))]
 
 
 def ddl(pkg: Package) -> list[str]:
@@ -155,9 +157,7 @@ def build(pkg: Package, parquet_dir: Path, path: Path) -> None:
         con.execute("COMMENT ON TABLE pedall_metadata IS 'Release metadata: data version, title and licence.'")
         con.execute("COMMENT ON COLUMN pedall_metadata.key IS 'Metadata item.'")
         con.execute("COMMENT ON COLUMN pedall_metadata.value IS 'Its value.'")
-        # the checksums of the inputs, so that pool and query can tell a database built from older data
-        con.executemany("INSERT INTO pedall_metadata VALUES (?, ?)",
-                        [*metadata_rows(pkg), ("inputs", record_text(pkg))])
+        con.executemany("INSERT INTO pedall_metadata VALUES (?, ?)", metadata_rows(pkg))
         _schema_tables(con, pkg)
         con.execute(views_sql())
         con.execute("CHECKPOINT")
