@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -26,7 +27,7 @@ class TextTable:
 
     path: str
     header: list[str]
-    columns: list[pa.Array]  # one string array per header position, equal lengths
+    columns: list[pa.Array | pa.ChunkedArray]  # one string column per header position, equal lengths
     problems: list[Problem] = field(default_factory=list)
     structural: bool = False  # rows were lost or misaligned: types and row numbers cannot be trusted
 
@@ -34,25 +35,30 @@ class TextTable:
     def num_rows(self) -> int:
         return len(self.columns[0]) if self.columns else 0
 
-    def column(self, name: str) -> pa.Array:
+    def column(self, name: str) -> pa.Array | pa.ChunkedArray:
         return self.columns[self.header.index(name)]
+
+
+_CONTENT = re.compile(rb"[^\r\n\t \xef\xbb\xbf]")
 
 
 def read(path: str, data: bytes) -> TextTable:
     """Parse `data` (the bytes of `path`, relative to the package root for messages)."""
+    if not _CONTENT.search(data):
+        return TextTable(path, [], [], [Problem(path, 1, "-", "file is empty: it needs at least its header row",
+                                                "empty-file")], structural=True)
+    # The fast path needs no copy of the data: pyarrow checks UTF-8 itself, and a BOM, a NUL byte or
+    # an odd number of quotes sends the file to the careful reader.
+    if not data.startswith(codecs.BOM_UTF8) and b"\x00" not in data and data.count(b'"') % 2 == 0:
+        table = _fast(path, data)
+        if table is not None:
+            return table
     problems = _byte_problems(path, data)
-    if not data.strip(b"\r\n\t \xef\xbb\xbf"):
-        problems.append(Problem(path, 1, "-", "file is empty: it needs at least its header row", "empty-file"))
-        return TextTable(path, [], [], problems, structural=True)
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     if b"\x00" in data:
         data = data.replace(b"\x00", b"")  # reported above; removed so that the rest can still be checked
-    table = None
-    if not any(p.rule == "encoding-error" for p in problems) and data.count(b'"') % 2 == 0:
-        table = _fast(path, data)
-    if table is None:
-        table = _slow(path, data.decode("utf-8", errors="replace"))
+    table = _slow(path, data.decode("utf-8", errors="replace"))
     table.problems[:0] = problems
     return table
 
@@ -82,7 +88,10 @@ def _header(data: bytes) -> list[str] | None:
     first = (data if end < 0 else data[:end]).rstrip(b"\r")
     if b'"' in first and first.count(b'"') % 2:
         return None  # a quoted newline in the header: leave it to the careful reader
-    return next(csv.reader([first.decode("utf-8")]), [])
+    try:
+        return next(csv.reader([first.decode("utf-8")], strict=True), [])
+    except (UnicodeDecodeError, csv.Error):
+        return None
 
 
 def _fast(path: str, data: bytes) -> TextTable | None:
@@ -108,7 +117,7 @@ def _fast(path: str, data: bytes) -> TextTable | None:
         return None  # e.g. a row longer than a parse block; the careful reader copes
     if invalid:
         return None
-    columns = [tbl.column(n).combine_chunks() for n in names]
+    columns = [tbl.column(n) for n in names]  # chunked as read: combining would copy every string
     table = TextTable(path, header, columns)
     _blank_rows_fast(table)
     return table
