@@ -7,7 +7,13 @@ import io
 import json
 from pathlib import Path
 
-import duckdb
+try:
+    # The compiled engine alone: the public `duckdb` package wraps the same module but its import
+    # (version lookup through importlib.metadata, Python-side relation helpers) takes about three
+    # times as long, which is most of the start-up of `pedall query`.
+    import _duckdb as duckdb
+except ImportError:  # a DuckDB build laid out differently
+    import duckdb  # type: ignore[no-redef]
 
 from .problems import QueryError
 
