@@ -15,7 +15,8 @@ import pytest
 from editing import line_of, read_rows, table_path, write_rows
 from pedall.cli import main
 
-Corrupt = Callable[[Path], str]  # edits the copy, returns the expected "file:row: column: ... [rule]" parts
+# An exception swallowed inside a library callback still prints a traceback: it must fail the test too.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 
 def _bytes(table: str, edit: Callable[[bytes], bytes]) -> Callable[[Path], None]:

@@ -99,24 +99,17 @@ def _fast(path: str, data: bytes) -> TextTable | None:
     if not header:
         return None
     names = [f"c{i}" for i in range(len(header))]
-    invalid: list[object] = []
-
-    def on_invalid(row: object) -> str:
-        invalid.append(row)
-        return "skip"
-
     try:
+        # No invalid_row_handler: pyarrow would decode a bad row's text for it, and a row that is
+        # not UTF-8 then prints an "Exception ignored" traceback. A wrong cell count simply fails here.
         tbl = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
-                                              invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowException, ValueError, OSError):
-        return None  # e.g. a row longer than a parse block; the careful reader copes
-    if invalid:
-        return None
+        return None  # a wrong cell count, invalid UTF-8, a row longer than a parse block: the careful reader
     columns = [tbl.column(n) for n in names]  # chunked as read: combining would copy every string
     table = TextTable(path, header, columns)
     _blank_rows_fast(table)
