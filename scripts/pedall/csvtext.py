@@ -60,6 +60,9 @@ def read(path: str, data: bytes) -> TextTable:
         data = data.replace(b"\x00", b"")  # reported above; removed so that the rest can still be checked
     table = _slow(path, data.decode("utf-8", errors="replace"))
     table.problems[:0] = problems
+    # Text that is not UTF-8 has no reliable cells: checking the replacement characters would
+    # only echo the one fault.
+    table.structural = table.structural or any(p.rule == "encoding-error" for p in problems)
     return table
 
 
@@ -72,8 +75,8 @@ def _byte_problems(path: str, data: bytes) -> list[Problem]:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        out.append(Problem(path, line, "-", f"invalid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}"
-                           " (line number counted in physical lines)", "encoding-error"))
+        out.append(Problem(path, line, "-", f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}"
+                           " (row given as the line of the file)", "encoding-error"))
     nul = data.find(b"\x00")
     if nul >= 0:
         count = data.count(b"\x00")
