@@ -15,7 +15,8 @@ import pytest
 from editing import line_of, read_rows, table_path, write_rows
 from pedall.cli import main
 
-Corrupt = Callable[[Path], str]  # edits the copy, returns the expected "file:row: column: ... [rule]" parts
+# An exception swallowed inside a library callback still prints a traceback: it must fail the test too.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 
 def _bytes(table: str, edit: Callable[[bytes], bytes]) -> Callable[[Path], None]:
@@ -123,6 +124,9 @@ CASES: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "required-empty": (_cell("publications", 2, "title", ""), f"{P}:2: title:", "constraint-error"),
     "below-minimum": (_cell("outcomes", 2, "n_events", "-1"), f"{OUT}:2: n_events:", "constraint-error"),
     "above-maximum": (_cell("adverse_events", 2, "grade_max", "6"), f"{A}:2: grade_max:", "constraint-error"),
+    "integer-keys-out-of-order": (_bytes("references", lambda d: b"\n".join(
+        [*_lines(d)[:9], _lines(d)[10], _lines(d)[9], *_lines(d)[11:]])), "seeds/references.csv:11: ref_no:",
+        "sorted-by-primary-key"),
     "key-empty": (_cell("outcomes", 2, "outcome_id", ""), f"{OUT}:2: outcome_id:", "key-not-empty"),
     "unknown-foreign-key": (_cell("outcomes", 2, "arm_id", "aall1331/nope"), f"{OUT}:2: arm_id:", "foreign-key"),
     "quoted-newline-in-id": (_cell("outcomes", 2, "outcome_id", "brown\n2021"), f"{OUT}:2: outcome_id:",

@@ -18,6 +18,8 @@ from pedall.checks import table_schema
 from pedall.package import load_package
 from pedall.validate import check_loaded
 
+# An exception swallowed inside a library callback still prints a traceback: it must fail the test too.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 CASES_PER_TABLE = 20
 LINE = re.compile(r"^[^\n]+:\d+: [^\n]+: [^\n]* \[[a-z0-9-]+\]$")
 SPECIAL = [b",", b'"', b"\n", b"\r", b"\r\n", b"\x00", b"\xff", b"\xef\xbb\xbf", b"", b" ", b"-1", b"1e999",

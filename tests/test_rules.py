@@ -166,3 +166,26 @@ def test_a_rule_whose_message_fails_is_reported(repo: Path, monkeypatch: pytest.
                                                   lambda d, r: d["estimate"].isna(), lambda row: row["nope"]),))
     set_cell(repo, "outcomes", CR, estimate="")  # so that one row fails and its message is built
     assert any(p.endswith("[rule-error]") for p in problems(repo))
+
+
+def test_a_broken_cross_table_check_fails_validation(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pedall.checks import cross_table
+
+    def broken(*args):  # type: ignore[no-untyped-def]
+        raise KeyError("study_id")
+
+    monkeypatch.setattr(cross_table, "_study_has", broken)
+    found = problems(repo)
+    assert any(p.startswith("datapackage.json:0: -: cross-table checks failed to run: KeyError")
+               and p.endswith("[rule-error]") for p in found), found
+
+
+def test_a_broken_table_schema_check_fails_validation(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pedall.checks import table_schema
+
+    def broken(*args):  # type: ignore[no-untyped-def]
+        raise KeyError("outcome_id")
+
+    monkeypatch.setattr(table_schema, "_keys", broken)
+    found = problems(repo)
+    assert f"{OUT}:0: -: Table Schema checks failed to run: KeyError: 'outcome_id' [rule-error]" in found, found

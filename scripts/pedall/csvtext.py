@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -26,7 +27,7 @@ class TextTable:
 
     path: str
     header: list[str]
-    columns: list[pa.Array]  # one string array per header position, equal lengths
+    columns: list[pa.Array | pa.ChunkedArray]  # one string column per header position, equal lengths
     problems: list[Problem] = field(default_factory=list)
     structural: bool = False  # rows were lost or misaligned: types and row numbers cannot be trusted
 
@@ -34,26 +35,34 @@ class TextTable:
     def num_rows(self) -> int:
         return len(self.columns[0]) if self.columns else 0
 
-    def column(self, name: str) -> pa.Array:
+    def column(self, name: str) -> pa.Array | pa.ChunkedArray:
         return self.columns[self.header.index(name)]
+
+
+_CONTENT = re.compile(rb"[^\r\n\t \xef\xbb\xbf]")
 
 
 def read(path: str, data: bytes) -> TextTable:
     """Parse `data` (the bytes of `path`, relative to the package root for messages)."""
+    if not _CONTENT.search(data):
+        return TextTable(path, [], [], [Problem(path, 1, "-", "file is empty: it needs at least its header row",
+                                                "empty-file")], structural=True)
+    # The fast path needs no copy of the data: pyarrow checks UTF-8 itself, and a BOM, a NUL byte or
+    # an odd number of quotes sends the file to the careful reader.
+    if not data.startswith(codecs.BOM_UTF8) and b"\x00" not in data and data.count(b'"') % 2 == 0:
+        table = _fast(path, data)
+        if table is not None:
+            return table
     problems = _byte_problems(path, data)
-    if not data.strip(b"\r\n\t \xef\xbb\xbf"):
-        problems.append(Problem(path, 1, "-", "file is empty: it needs at least its header row", "empty-file"))
-        return TextTable(path, [], [], problems, structural=True)
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     if b"\x00" in data:
         data = data.replace(b"\x00", b"")  # reported above; removed so that the rest can still be checked
-    table = None
-    if not any(p.rule == "encoding-error" for p in problems) and data.count(b'"') % 2 == 0:
-        table = _fast(path, data)
-    if table is None:
-        table = _slow(path, data.decode("utf-8", errors="replace"))
+    table = _slow(path, data.decode("utf-8", errors="replace"))
     table.problems[:0] = problems
+    # Text that is not UTF-8 has no reliable cells: checking the replacement characters would
+    # only echo the one fault.
+    table.structural = table.structural or any(p.rule == "encoding-error" for p in problems)
     return table
 
 
@@ -66,8 +75,8 @@ def _byte_problems(path: str, data: bytes) -> list[Problem]:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        out.append(Problem(path, line, "-", f"invalid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}"
-                           " (line number counted in physical lines)", "encoding-error"))
+        out.append(Problem(path, line, "-", f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}"
+                           " (row given as the line of the file)", "encoding-error"))
     nul = data.find(b"\x00")
     if nul >= 0:
         count = data.count(b"\x00")
@@ -82,7 +91,10 @@ def _header(data: bytes) -> list[str] | None:
     first = (data if end < 0 else data[:end]).rstrip(b"\r")
     if b'"' in first and first.count(b'"') % 2:
         return None  # a quoted newline in the header: leave it to the careful reader
-    return next(csv.reader([first.decode("utf-8")]), [])
+    try:
+        return next(csv.reader([first.decode("utf-8")], strict=True), [])
+    except (UnicodeDecodeError, csv.Error):
+        return None
 
 
 def _fast(path: str, data: bytes) -> TextTable | None:
@@ -90,25 +102,18 @@ def _fast(path: str, data: bytes) -> TextTable | None:
     if not header:
         return None
     names = [f"c{i}" for i in range(len(header))]
-    invalid: list[object] = []
-
-    def on_invalid(row: object) -> str:
-        invalid.append(row)
-        return "skip"
-
     try:
+        # No invalid_row_handler: pyarrow would decode a bad row's text for it, and a row that is
+        # not UTF-8 then prints an "Exception ignored" traceback. A wrong cell count simply fails here.
         tbl = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
-                                              invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowException, ValueError, OSError):
-        return None  # e.g. a row longer than a parse block; the careful reader copes
-    if invalid:
-        return None
-    columns = [tbl.column(n).combine_chunks() for n in names]
+        return None  # a wrong cell count, invalid UTF-8, a row longer than a parse block: the careful reader
+    columns = [tbl.column(n) for n in names]  # chunked as read: combining would copy every string
     table = TextTable(path, header, columns)
     _blank_rows_fast(table)
     return table

@@ -1,6 +1,6 @@
 """Read datapackage.json and the Table Schemas: the single source of truth for every table.
 
-Everything else (frictionless validation, pandera checks, Parquet and DuckDB types, the data
+Everything else (the Table Schema checks, frictionless's descriptor check, Parquet and DuckDB types, the data
 dictionary) is derived from the objects defined here.
 """
 

@@ -1,1 +1,1 @@
-"""Layered validation: Table Schema (frictionless) -> column and cross-column rules (pandera) -> cross-table rules."""
+"""Layered validation: Table Schema (cells vectorized, descriptors by frictionless) -> row rules -> cross-table."""

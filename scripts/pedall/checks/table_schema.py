@@ -164,8 +164,8 @@ def _keys(table: Table, df: pd.DataFrame, text: csvtext.TextTable) -> list[Probl
     complete = keys.notna().all(axis=1)
     dup = complete & keys.duplicated(keep="first")
     problems += _series_rows(table, dup, pk_label, "the primary key repeats an earlier row", "primary-key")
-    problems += _series_rows(table, _out_of_order(table, text), pk_label,
-                             "row is out of order: rows must be sorted by the primary key", "sorted-by-primary-key")
+    problems += _rows(table, _out_of_order(table, text), pk_label,
+                      "row is out of order: rows must be sorted by the primary key", "sorted-by-primary-key")
     return problems
 
 
@@ -173,29 +173,33 @@ def _series_rows(table: Table, mask: pd.Series, column: str, message: str, rule:
     return [Problem(table.path, int(i) + 2, column, message, rule) for i in mask.index[mask.to_numpy(bool)]]
 
 
-def _out_of_order(table: Table, text: csvtext.TextTable) -> pd.Series:
+def _out_of_order(table: Table, text: csvtext.TextTable) -> pa.Array:
     """True where a row's key sorts before the previous row's key.
 
-    Integer keys sort numerically, others as text; a key cell that is not an integer sorts after
-    every number (its type error is reported elsewhere). Compared column by column, lexicographically.
+    Integer keys sort numerically, others as text (by code point, as Python compares strings); a
+    key cell that is not an integer sorts after every number (its type error is reported
+    elsewhere). Each row is compared with the one above it, column by column, lexicographically.
     """
     n = text.num_rows
-    parts: list[pd.Series] = []
+    if n < 2:
+        return pa.array([False] * n, type=pa.bool_())
+    parts: list[pa.Array | pa.ChunkedArray] = []
     for col in table.primary_key:
-        raw = pd.Series(text.column(col).to_pandas(), dtype="string")
+        raw = text.column(col)
         if table.field(col).type == "integer":
-            num = pd.to_numeric(raw.where(raw.str.fullmatch(r"[+-]?[0-9]{1,18}").fillna(False)), errors="coerce")
-            parts += [num.isna().astype(int), num.fillna(0), raw.where(num.isna(), "")]
+            ok = pc.match_substring_regex(raw, r"^[+-]?[0-9]{1,18}$")
+            num = pc.cast(pc.if_else(ok, raw, None), pa.int64())
+            parts += [pc.invert(ok), pc.fill_null(num, 0), pc.if_else(ok, "", raw)]
         else:
             parts.append(raw)
-    before = pd.Series(False, index=range(n))
-    equal = pd.Series(True, index=range(n))
-    for s in parts:
-        prev = s.shift(1)
-        before |= equal & (s < prev).fillna(False).astype(bool)
-        equal &= (s == prev).fillna(False).astype(bool)
-    before.iloc[:1] = False
-    return before
+    before = pa.array([False] * (n - 1), type=pa.bool_())
+    equal = pa.array([True] * (n - 1), type=pa.bool_())
+    for part in parts:
+        cur, prev = part.slice(1), part.slice(0, n - 1)
+        before = pc.or_(before, pc.and_(equal, pc.less(cur, prev)))
+        equal = pc.and_(equal, pc.equal(cur, prev))
+    return pa.concat_arrays([pa.array([False], type=pa.bool_()), pc.fill_null(before, False).combine_chunks()
+                             if isinstance(before, pa.ChunkedArray) else pc.fill_null(before, False)])
 
 
 def foreign_keys(pkg: Package, loaded: dict[str, Loaded]) -> list[Problem]:
