@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .problems import DataInvalid, UsageError, UserError
 from .vocab import GROUPINGS, METHODS
@@ -152,6 +154,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"recorded {freeze(load_package(r)).relative_to(r)}")
     elif args.cmd in ("query", "pool"):
         db = args.release or args.db
+        stale: Callable[[Any], None] | None = None  # the clone's own build must match the data
         if db is None:
             from .loadsql import NAME as LOAD_SQL
 
@@ -160,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
             if args.root is None and inside is not None:
                 db = inside  # inside an unpacked release: use it
         if db is None:
-            from .database import DB_NAME, stale_inputs
+            from .database import DB_NAME, stale_inputs_in
             from .zipper import release_name
 
             try:
@@ -174,12 +177,14 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"pedall: no database at {db}: run `make release` first, or give --release PATH",
                       file=sys.stderr)
                 return 2
-            changed = stale_inputs(db, pkg)
-            if changed:
-                # A database built before the latest edits would answer for data that no longer exist.
-                print(f"pedall: {db} was built from older inputs ({', '.join(changed)} changed since): run "
-                      "`make release` to rebuild it (or pass --release to use it anyway)", file=sys.stderr)
-                return 2
+
+            def stale_check(con: Any, pkg: Any = pkg, db: Path = db) -> None:
+                changed = stale_inputs_in(con, pkg)
+                if changed:
+                    # A database built before the latest edits would answer for data that no longer exist.
+                    raise UsageError(f"{db} was built from older inputs ({', '.join(changed)} changed since): "
+                                     "run `make release` to rebuild it (or pass --release to use it anyway)")
+            stale = stale_check
         elif not db.exists():
             print(f"pedall: {db} does not exist (give a release folder, its zip or a .duckdb file)",
                   file=sys.stderr)
@@ -187,12 +192,17 @@ def _run(args: argparse.Namespace) -> int:
         if args.cmd == "query":
             from .query import run
 
-            print(run(db, args.sql, args.format))
+            print(run(db, args.sql, args.format, check=stale))
         else:
             from .pool import pool, render
 
             if args.plot and not args.plot.resolve().parent.is_dir():
                 raise UsageError(f"--plot {args.plot}: folder {args.plot.parent} does not exist")
+            if stale is not None:
+                from .opening import connect
+
+                with connect(db) as con:
+                    stale(con)
             res = pool(db, args.measure, timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
                        population=args.population, method=args.method, design=args.design,
                        include_third_party=args.include_third_party, keep=tuple(args.keep), drop=tuple(args.drop))

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
-
 from .database import DB_NAME, _q
+from .engine import duckdb
 from .loadsql import NAME as LOAD_SQL
 from .metadata import ReleaseError
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .jsonout import dumps
 from .opening import connect
@@ -15,11 +17,14 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def run(db: Path, sql: str, fmt: str = "table") -> str:
-    """`db`: a .duckdb file, a release folder or a release zip (see opening.connect)."""
-    import duckdb
+def run(db: Path, sql: str, fmt: str = "table", check: Callable[[Any], None] | None = None) -> str:
+    """`db`: a .duckdb file, a release folder or a release zip (see opening.connect). `check` is run on
+    the open connection first (the clone's staleness check), so the database is opened once."""
+    from .engine import duckdb
 
     with connect(db) as con:
+        if check is not None:
+            check(con)
         try:
             cur = con.execute(sql)
             cols = [c[0] for c in cur.description] if cur.description else []
