@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import database, dictionary, figures, overview, parquet
+from . import citation, database, dictionary, figures, overview, parquet
 from .changelog import release_changelog
 from .checksums import sha256
 from .database import DB_NAME
@@ -33,6 +33,7 @@ def build(root: Path, dist: Path) -> Path:
     pkg = load_package(root)
     frames = validate(pkg)
     check_versions(pkg)
+    citation.check(pkg)
     check_record(pkg)
     dist.mkdir(parents=True, exist_ok=True)
     name = release_name(pkg.version)
