@@ -89,8 +89,8 @@ def render(pkg: Package, folder: Path) -> str:
                      f"Primary key: <code>{_e(', '.join(t.primary_key))}</code>.</p>"
                      + _table(["column", "type", "required", "values", "description"], rows, set()) + "</details>")
     authors = ", ".join(c["title"] for c in d.get("contributors", []) if c.get("role", "author") == "author")
-    sources = "; ".join(f"{_e(s['title'])}" + (f" (<a href=\"{_e(s['path'])}\">{_e(s['path'])}</a>)"
-                                                 if s.get("path") else "") for s in d.get("sources", []))
+    sources = "; ".join(f"<a href=\"{_e(s['path'])}\">{_e(s['title'])}</a>" if s.get("path") else _e(s["title"])
+                        for s in d.get("sources", []))
     parts.append("<h2 id=\"cite\">How to cite</h2>"
                  f"<p>{_e(authors)}. <em>{_e(d['title'])}</em>, version {_e(pkg.version)}. Dataset, Zenodo. "
                  "Cite the version you used; the DOI of each version is on its Zenodo record. Machine-readable: "
