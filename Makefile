@@ -3,18 +3,22 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: release build validate test lint benchmark clean
+.PHONY: release build validate test lint benchmark metadata lock clean distclean
 
-$(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.lock
+# One pin list, requirements.lock, with hashes (pip then installs nothing unpinned or unverified);
+# `pip check` proves the installed set is consistent.
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv --clear $(VENV)  # from scratch: nothing left over from an older pin list
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	touch $(STAMP)
 
-# `pedall build` validates first, and returns at once when the release is up to date.
+# `pedall build` validates first and returns at once when the release is up to date. While the version
+# is not frozen (no releases/<version>.sha256), it replaces an earlier build of it, so edit data ->
+# `make release` -> query is the editing loop.
 release: $(STAMP)
 	$(BIN)/pedall build
 
@@ -33,5 +37,20 @@ benchmark: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check scripts tests
 
+# Rewrite CITATION.cff, .zenodo.json and the README's citation block from datapackage.json.
+metadata: $(STAMP)
+	$(BIN)/pedall metadata --write
+
+# Regenerate requirements.lock from pyproject.toml's direct dependencies (pip-compile from PyPI).
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet $(PIP_TOOLS)
+	.venv-lock/bin/pip-compile --quiet --generate-hashes --extra dev --strip-extras --allow-unsafe \
+	  --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
+
+# Build outputs and caches; the virtual environment stays (distclean removes it too).
 clean:
-	rm -rf $(VENV) dist
+	rm -rf dist build .pytest_cache .ruff_cache
+
+distclean: clean
+	rm -rf $(VENV) .venv-lock

@@ -83,3 +83,15 @@ def test_population_preference_reaches_the_database_enum(release: Path) -> None:
     assert got == PKG.tables["outcomes"].field("analysis_population").enum
     assert groups == sorted(event_groups(PKG))
     assert ("neurotoxicity", "icans", "Neurotoxicity") in groups
+
+
+def test_coverage_counts_neurotoxicity_by_the_same_event_groups(release: Path) -> None:
+    con = duckdb.connect(str(release / DB_NAME), read_only=True)
+    try:
+        rows = {(r[0], r[1]): (r[2], r[3]) for r in con.execute(
+            "SELECT study_id, item, status, value FROM coverage").fetchall()}
+    finally:
+        con.close()
+    assert rows[("fake-beta", "neurotox_grade3plus")] == ("reported", "0/12 0.0%")  # a neurologic_event
+    assert rows[("fake-alpha", "neurotox_grade3plus")] == ("reported", "4/50 8.0%")  # icans
+    assert rows[("fake-delta", "crs_grade3plus")][0] == "not_in_readable_sources"

@@ -1,4 +1,4 @@
-"""Every validation rule rejects a corrupted copy of the data with the right file:row: column message."""
+"""Every validation rule rejects a corrupted copy of the synthetic fixture with the right file:row: column message."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from conftest import REPO
 from editing import add_row, line_of, problems, read_rows, set_cell, table_path, write_rows
 
 OUT = "data/outcomes.csv"
-CR = {"outcome_id": "maude-2018-nejm-cr_cri-3m"}
-EFS6 = {"outcome_id": "maude-2018-nejm-efs-6m"}
-EFS12 = {"outcome_id": "maude-2018-nejm-efs-12m"}
-AE = {"ae_id": "laetsch-2023-jco-any_ae-g3-4"}
+CR = {"outcome_id": "fake-2020-alpha-cr-cri-infused"}
+EFS6 = {"outcome_id": "fake-2020-alpha-efs-6m"}
+EFS12 = {"outcome_id": "fake-2020-alpha-efs-12m"}
+AE = {"ae_id": "fake-2020-alpha-crs-g3-5"}
+PUB = "fake-2020-alpha"
+ARM = "fake-alpha/car"
 
 
 def add_other_study(root: Path, with_publication: bool = True, with_arm: bool = True) -> None:
@@ -39,12 +41,12 @@ def _enum(r: Path) -> tuple[str, str]:
 
 
 def _pattern(r: Path) -> tuple[str, str]:
-    line = set_cell(r, "publications", {"publication_id": "maude-2018-nejm"}, doi="doi:10.1056/x")
+    line = set_cell(r, "publications", {"publication_id": PUB}, doi="doi:10.1056/x")
     return f"data/publications.csv:{line}: doi:", "constraint-error"
 
 
 def _required(r: Path) -> tuple[str, str]:
-    line = set_cell(r, "publications", {"publication_id": "maude-2018-nejm"}, title="")
+    line = set_cell(r, "publications", {"publication_id": PUB}, title="")
     return f"data/publications.csv:{line}: title:", "constraint-error"
 
 
@@ -60,7 +62,7 @@ def _foreign_key(r: Path) -> tuple[str, str]:
 
 
 def _key_not_empty(r: Path) -> tuple[str, str]:
-    line = set_cell(r, "participant_flow", {"publication_id": "maude-2018-nejm", "stage": "infused"}, stage="")
+    line = set_cell(r, "participant_flow", {"publication_id": PUB, "stage": "infused"}, stage="")
     return f"data/participant_flow.csv:{line}: stage:", "key-not-empty"
 
 
@@ -102,7 +104,7 @@ def _unit(r: Path) -> tuple[str, str]:
 
 
 def _comparator_on_non_effect(r: Path) -> tuple[str, str]:
-    line = set_cell(r, "outcomes", EFS6, comparator_arm_id="eliana/tisagenlecleucel")
+    line = set_cell(r, "outcomes", EFS6, comparator_arm_id=ARM)
     return f"{OUT}:{line}: comparator_arm_id:", "comparator-for-effects"
 
 
@@ -117,9 +119,9 @@ def _grades(r: Path) -> tuple[str, str]:
 
 
 def _count_or_value(r: Path) -> tuple[str, str]:
-    add_row(r, "characteristics", publication_id="maude-2018-nejm", arm_id="eliana/tisagenlecleucel",
-            population="infused", characteristic="female", source_location="table_1", value_origin="reported")
-    line = line_of(r, "characteristics", publication_id="maude-2018-nejm", characteristic="female")
+    add_row(r, "characteristics", publication_id=PUB, arm_id=ARM,
+            population="infused", characteristic="male", source_location="table_1", value_origin="reported")
+    line = line_of(r, "characteristics", publication_id=PUB, characteristic="male")
     return f"data/characteristics.csv:{line}: value:", "count-or-value"
 
 
@@ -130,11 +132,11 @@ def _arm_of_other_study(r: Path) -> tuple[str, str]:
 
 def _comparator_other_study(r: Path) -> tuple[str, str]:
     add_other_study(r)
-    add_row(r, "outcomes", outcome_id="maude-2018-nejm-hr", publication_id="maude-2018-nejm",
-            arm_id="eliana/tisagenlecleucel", comparator_arm_id="other/a", measure="efs",
+    add_row(r, "outcomes", outcome_id="fake-2020-alpha-hr", publication_id=PUB,
+            arm_id=ARM, comparator_arm_id="other/a", measure="efs",
             analysis_population="infused", estimate_type="hazard_ratio", estimate="0.5", unit="ratio",
             source_location="abstract", value_origin="reported")
-    return f"{OUT}:{line_of(r, 'outcomes', outcome_id='maude-2018-nejm-hr')}: comparator_arm_id:", \
+    return f"{OUT}:{line_of(r, 'outcomes', outcome_id='fake-2020-alpha-hr')}: comparator_arm_id:", \
         "comparator-same-study"
 
 
@@ -149,12 +151,12 @@ def _study_without_arm(r: Path) -> tuple[str, str]:
 
 
 def _review_ref_of_other_study(r: Path) -> tuple[str, str]:
-    line = set_cell(r, "publications", {"publication_id": "maude-2018-nejm"}, review_ref="1")
+    line = set_cell(r, "publications", {"publication_id": PUB}, review_ref="2")  # fake-beta's reference
     return f"data/publications.csv:{line}: review_ref:", "review-ref-matches-study"
 
 
 def _included_but_uncurated(r: Path) -> tuple[str, str]:
-    line = set_cell(r, "references", {"ref_no": "5"}, included="true", study_id="eliana", exclusion_reason="")
+    line = set_cell(r, "references", {"ref_no": "4"}, included="true", study_id="fake-alpha", exclusion_reason="")
     return f"seeds/references.csv:{line}: included:", "included-reference-is-curated"
 
 
@@ -174,7 +176,8 @@ def test_real_data_is_valid() -> None:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_corruption_is_reported(repo: Path, case: str) -> None:
+def test_corruption_is_reported(fixture_repo: Path, case: str) -> None:
+    repo = fixture_repo
     assert problems(repo) == []
     prefix, rule = CASES[case](repo)
     found = problems(repo)
@@ -186,7 +189,8 @@ def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, check=False)
 
 
-def test_cli_lists_every_problem_and_fails_without_traceback(repo: Path) -> None:
+def test_cli_lists_every_problem_and_fails_without_traceback(fixture_repo: Path) -> None:
+    repo = fixture_repo
     _events_gt_total(repo)
     _grades(repo)
     res = _cli(repo, "validate")
@@ -197,7 +201,8 @@ def test_cli_lists_every_problem_and_fails_without_traceback(repo: Path) -> None
     assert any("[grade-min-le-max]" in ln for ln in lines)
 
 
-def test_build_of_invalid_data_writes_nothing(repo: Path, tmp_path: Path) -> None:
+def test_build_of_invalid_data_writes_nothing(fixture_repo: Path, tmp_path: Path) -> None:
+    repo = fixture_repo
     _percent(repo)
     dist = tmp_path / "dist"
     res = _cli(repo, "build", "--dist", str(dist))
@@ -206,27 +211,32 @@ def test_build_of_invalid_data_writes_nothing(repo: Path, tmp_path: Path) -> Non
     assert not dist.exists() or not any(dist.iterdir())
 
 
-def test_source_discrepancy_flag_exempts_only_the_flagged_row(repo: Path) -> None:
+def test_source_discrepancy_flag_exempts_only_the_flagged_row(fixture_repo: Path) -> None:
+    repo = fixture_repo
     # The flag records that the source itself prints a percent its counts do not give; the
     # percent rule then leaves that row alone, and only that row.
     line = set_cell(repo, "outcomes", CR, estimate="85", source_discrepancy="true")
     assert problems(repo) == []
     set_cell(repo, "outcomes", CR, source_discrepancy="")
-    assert f"{OUT}:{line}: estimate: 85.0 does not round from 61/75 = 81.333% [percent-agrees-with-counts]" \
+    assert f"{OUT}:{line}: estimate: 85.0 does not round from 40/50 = 80.000% [percent-agrees-with-counts]" \
         in problems(repo)
 
 
-def test_survival_rule_compares_within_one_analysis_variant_only(repo: Path) -> None:
-    # 3-year RFS is 52% censored at new therapy and 48% not censored: two analyses, one time point.
-    assert problems(repo) == []
-    add_row(repo, "outcomes", outcome_id="laetsch-2023-jco-rfs-24m-test", publication_id="laetsch-2023-jco",
-            arm_id="eliana/tisagenlecleucel", measure="rfs", analysis_population="responders",
-            analysis_variant="not_censored_at_new_therapy", timepoint_months="24", estimate_type="kaplan_meier",
-            estimate="50", unit="percent", source_location="abstract", value_origin="reported")
+def test_survival_rule_compares_within_one_analysis_variant_only(fixture_repo: Path) -> None:
+    # EFS at 36 months censored at transplant is 52%; at 24 months not censored, 50%: two analyses.
+    repo = fixture_repo
+    add_row(repo, "outcomes", outcome_id="fake-2023-alpha-efs-36m-censored", publication_id="fake-2023-alpha",
+            arm_id=ARM, measure="efs", analysis_population="infused", analysis_variant="censored_at_hsct",
+            timepoint_months="36", estimate_type="kaplan_meier", estimate="52", unit="percent",
+            source_location="abstract", value_origin="reported")
+    add_row(repo, "outcomes", outcome_id="fake-2023-alpha-efs-24m-test", publication_id="fake-2023-alpha",
+            arm_id=ARM, measure="efs", analysis_population="infused", analysis_variant="not_censored_at_hsct",
+            timepoint_months="24", estimate_type="kaplan_meier", estimate="50", unit="percent",
+            source_location="abstract", value_origin="reported")
     assert problems(repo) == []  # the censored 52% at 36 months is not compared with the uncensored 50% at 24
-    set_cell(repo, "outcomes", {"outcome_id": "laetsch-2023-jco-rfs-24m-test"},
-             analysis_variant="censored_at_new_therapy", estimate="51")
-    line = line_of(repo, "outcomes", outcome_id="laetsch-2023-jco-rfs-36m-censored")
+    set_cell(repo, "outcomes", {"outcome_id": "fake-2023-alpha-efs-24m-test"},
+             analysis_variant="censored_at_hsct", estimate="51")
+    line = line_of(repo, "outcomes", outcome_id="fake-2023-alpha-efs-36m-censored")
     assert problems(repo) == [
-        f"{OUT}:{line}: estimate: rfs 52.0 at 36.0 months goes the wrong way against an earlier time point of "
+        f"{OUT}:{line}: estimate: efs 52.0 at 36.0 months goes the wrong way against an earlier time point of "
         "the same arm, publication and population [survival-not-rising]"]

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import REPO, copy_fixture
 from editing import set_cell
-from pedall import snapshot
+from pedall import citation, snapshot
 from pedall.check_release import check
 from pedall.diff import compare, to_json, to_markdown
 from pedall.history import check_record, freeze
@@ -41,6 +41,7 @@ def _bump_patch(root: Path) -> str:
     log = root / "CHANGELOG.md"
     log.write_text(log.read_text().replace(f"## [{old}]", f"## [{new}] - 2030-01-01\n\n### Fixed\n"
                                            f"- 12-month EFS of the primary FAKE-ALPHA report.\n\n## [{old}]", 1))
+    citation.write(load_package(root))  # the README's citation block carries the version too
     return new
 
 

@@ -7,10 +7,13 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jsonschema
+import yaml
 
 from .checksums import mismatches, parse_sums, sha256, sidecar_matches
 from .database import DB_NAME
@@ -163,16 +166,29 @@ def _versions(folder: Path) -> list[str]:
 
 
 def _citation(folder: Path) -> list[str]:
+    # Validated against the Citation File Format 1.2.0 JSON schema (resources/, CC-BY-4.0, from the CFF
+    # project), as cffconvert does; cffconvert itself pins a jsonschema older than frictionless allows.
     try:
-        from cffconvert.cli.create_citation import create_citation
-    except ImportError:  # installed by `make` from requirements-nodeps.lock
-        return ["cannot validate CITATION.cff: cffconvert is not installed (see requirements-nodeps.lock)"]
-
-    try:
-        create_citation(str(folder / "CITATION.cff"), None).validate()
-    except Exception as exc:  # cffconvert raises several kinds; any of them means invalid
+        data = _plain(yaml.safe_load((folder / "CITATION.cff").read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
         return [f"CITATION.cff is not valid CFF: {str(exc).splitlines()[0]}"]
-    return []
+    validator = jsonschema.Draft7Validator(cff_schema(), format_checker=jsonschema.FormatChecker())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    return [f"CITATION.cff is not valid CFF: {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+            for e in errors]
+
+
+def _plain(value: Any) -> Any:
+    # YAML reads an unquoted date as a date; CFF (JSON) wants its text.
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def cff_schema() -> dict:
+    return json.loads(resources.files("pedall").joinpath("resources/cff-1.2.0.schema.json").read_text())
 
 
 def zenodo_schema() -> dict:

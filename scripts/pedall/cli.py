@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--format", choices=["markdown", "json"], default="markdown")
     c = sub.add_parser("check-release", help="verify a built release folder or zip before publishing")
     c.add_argument("target", type=Path)
+    m = sub.add_parser("metadata", help="check CITATION.cff, .zenodo.json and the README's citation against "
+                       "datapackage.json")
+    m.add_argument("--write", action="store_true", help="rewrite them from datapackage.json")
     sub.add_parser("freeze", help="record this version's inputs in releases/ (commit it with the release)")
     # Its options belong to zenodo.py, which imports requests: parsed there, and only when asked for.
     z = sub.add_parser("zenodo", help="deposit a built release on Zenodo (sandbox unless --production)",
@@ -147,6 +150,17 @@ def _run(args: argparse.Namespace) -> int:
             print(f"pedall: {len(problems)} problem(s) with {args.target}", file=sys.stderr)
             return 1
         print(f"{args.target}: release checks passed")
+    elif args.cmd == "metadata":
+        from . import citation
+
+        r = root()
+        pkg = load_package(r)
+        if args.write:
+            for path in citation.write(pkg):
+                print(f"wrote {path.relative_to(r)}")
+        else:
+            citation.check(pkg)
+            print("CITATION.cff, .zenodo.json and README.md agree with datapackage.json")
     elif args.cmd == "freeze":
         from .history import freeze
 

@@ -97,11 +97,14 @@ def render(pkg: Package, folder: Path) -> str:
         parts.append(f"<details><summary>{_e(t.name)} — {_e(t.title)}</summary><p>{_e(t.description)} "
                      f"Primary key: <code>{_e(', '.join(t.primary_key))}</code>.</p>"
                      + _table(["column", "type", "required", "values", "description"], rows, set()) + "</details>")
+    authors = ", ".join(c["title"] for c in d.get("contributors", []) if c.get("role", "author") == "author")
+    sources = "; ".join(f"<a href=\"{_e(s['path'])}\">{_e(s['title'])}</a>" if s.get("path") else _e(s["title"])
+                        for s in d.get("sources", []))
     parts.append("<h2 id=\"cite\">How to cite</h2>"
-                 f"<p>pedall curators. <em>{_e(d['title'])}</em>, version {_e(pkg.version)}. Dataset, Zenodo. "
+                 f"<p>{_e(authors)}. <em>{_e(d['title'])}</em>, version {_e(pkg.version)}. Dataset, Zenodo. "
                  "Cite the version you used; the DOI of each version is on its Zenodo record. Machine-readable: "
-                 "<a href=\"CITATION.cff\">CITATION.cff</a>. The source review: "
-                 "doi:10.69898/jhtm.35.2025.277933.</p>")
+                 f"<a href=\"CITATION.cff\">CITATION.cff</a>. Keywords: {_e(', '.join(d.get('keywords', [])))}."
+                 + (f" Derived from: {sources}." if sources else "") + "</p>")
     files = ["README.md", "datapackage.json", "DATA_DICTIONARY.md", "CHANGELOG.md", "CITATION.cff", "LICENSE",
              "SHA256SUMS", "figures/README.md", LOAD_SQL, R_LOADER, DB_NAME]
     files += [f"data/{t}.csv" for t in pkg.tables] + [f"parquet/{t}.parquet" for t in pkg.tables]

@@ -25,6 +25,7 @@ import tempfile
 from importlib.resources import files as package_files
 from pathlib import Path
 
+from . import citation
 from .checksums import mismatches, parse_sums, sha256
 from .history import check_record, input_files, previous_release, record_path
 from .metadata import ReleaseError, check_versions
@@ -45,6 +46,7 @@ def build(root: Path, dist: Path) -> Path:
     fingerprint = _fingerprint(pkg)
     if _up_to_date(final, stamp, fingerprint):
         check_versions(pkg)
+        citation.check(pkg)
         check_record(pkg)
         return final
     from .validate import validate
@@ -52,6 +54,7 @@ def build(root: Path, dist: Path) -> Path:
 
     frames = validate(pkg)
     check_versions(pkg)
+    citation.check(pkg)
     check_record(pkg)
     dist.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=dist))

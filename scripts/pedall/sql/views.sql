@@ -247,6 +247,7 @@ WITH orig_rank AS (
     AND o.comparator_arm_id IS NULL
   UNION ALL
   SELECT a.study_id,
+         -- which events count as neurotoxicity: the schema's eventGroups (table event_groups)
          CASE WHEN e.event = 'crs' THEN 'crs' WHEN e.event = 'sos_vod' THEN 'sos_vod' ELSE 'neurotox' END
            || CASE WHEN e.event = 'sos_vod' THEN '' WHEN e.grade_min >= 3 THEN '_grade3plus' ELSE '_any' END,
          concat_ws(' ',
@@ -256,7 +257,8 @@ WITH orig_rank AS (
            CASE WHEN e.attribution = 'treatment_related' THEN '(related)' END),
          e.arm_id, e.publication_id, CAST(e.value_origin AS VARCHAR)
   FROM adverse_events e JOIN arms a USING (arm_id)
-  WHERE e.event IN ('crs', 'icans', 'neurologic_event', 'sos_vod')
+  WHERE (e.event IN ('crs', 'sos_vod')
+         OR e.event IN (SELECT event FROM event_groups WHERE event_group = 'neurotoxicity'))
     AND (e.grade_min IS NULL OR e.grade_min IN (1, 3))
     AND (e.event = 'sos_vod' OR e.grade_min IS NOT NULL)
 ), ranked AS (
