@@ -87,7 +87,8 @@ tables <- pedall_read(".")          # a named list of data frames, typed from da
 str(tables$outcomes)
 dat <- pedall_binary_outcomes(tables, measure = "cr_cri")  # xi, ni and metafor's logit yi, vi
 library(metafor)
-rma(yi, vi, data = dat, subset = !duplicated(study_id))    # choose one figure per study first
+dat <- subset(dat, !third_party)    # leave out figures only a review or news report gives
+rma(yi, vi, data = dat, subset = !duplicated(study_id))    # crude: one row per study; pedall pool chooses properly
 ```
 
 The DuckDB command line (`pip install duckdb-cli`, or a DuckDB release):
