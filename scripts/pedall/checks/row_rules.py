@@ -1,8 +1,11 @@
-"""Layer 2: cross-column rules within one table, each a vectorized test over the typed frame.
+"""Layer 2: cross-column rules within one table, run as a pandera DataFrameSchema over the typed frame.
 
-The single-column constraints (type, enum, pattern, range, required, unique) are the Table
-Schema's and are checked by layer 1. A rule that raises, or returns something other than one
-verdict per row, is itself reported (`rule-error`): a broken rule never lets data pass.
+Each rule is a vectorized test (one verdict per row) that becomes a DataFrame-level pandera Check of
+the table's schema; pandera runs them all (lazily, so every failure of every rule is collected) and
+its failure cases give the rows. The single-column constraints (type, enum, pattern, range, required,
+unique) are the Table Schema's and are checked by layer 1, so the pandera schema declares no columns.
+A rule that raises, or returns something other than one verdict per row, is itself reported
+(`rule-error`): a broken rule never lets data pass.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
+import pandera.pandas as pa
 
 from ..package import Table
 from ..problems import Problem, csv_line
@@ -108,18 +112,55 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def _as_check(rule: Rule, raw: pd.DataFrame) -> Callable[[pd.DataFrame], pd.Series]:
+    def verdict(df: pd.DataFrame) -> pd.Series:
+        ok = rule.ok(df, raw)
+        if not isinstance(ok, pd.Series) or not ok.index.equals(df.index):
+            raise TypeError(f"returned {type(ok).__name__}, not one verdict per row")
+        # An undecided verdict (NA) is a failure: a rule must say yes or no.
+        return ok.fillna(False).astype(bool)
+    return verdict
+
+
+def schema(table: Table, raw: pd.DataFrame) -> pa.DataFrameSchema:
+    """The table's layer-2 pandera schema: one DataFrame-level check per rule that applies to it."""
+    return pa.DataFrameSchema(
+        name=table.name,
+        checks=[pa.Check(_as_check(r, raw), name=_key(r)) for r in RULES if table.name in r.tables])
+
+
+def _key(rule: Rule) -> str:
+    # a rule name can cover several columns (proportion-in-0-100 on estimate and both CI limits)
+    return f"{rule.name}:{rule.column}"
+
+
 def check(table: Table, df: pd.DataFrame, raw: pd.DataFrame) -> list[Problem]:
+    rules = {_key(r): r for r in RULES if table.name in r.tables}
+    if not rules:
+        return []
+    try:
+        schema(table, raw).validate(df, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
     out: list[Problem] = []
-    for rule in (r for r in RULES if table.name in r.tables):
+    for key, rule in rules.items():
+        name = rule.name
+        mine = cases[cases["check"] == key]
+        if mine.empty:
+            continue
+        broken = mine[mine["index"].isna()]
+        if not broken.empty:  # pandera caught an exception of the rule: never a pass
+            out.append(Problem(table.path, 0, rule.column, f"rule {name} failed to run: "
+                               f"{broken['failure_case'].iloc[0]}", "rule-error"))
+            continue
         try:
-            ok = rule.ok(df, raw)
-            if not isinstance(ok, pd.Series) or not ok.index.equals(df.index):
-                raise TypeError(f"returned {type(ok).__name__}, not one verdict per row")
-            # An undecided verdict (NA) is a failure: a rule must say yes or no.
-            failed = ~ok.fillna(False).astype(bool)
-            out += [Problem(table.path, csv_line(int(i)), rule.column, rule.message(df.loc[i]), rule.name)
-                    for i in df.index[failed.to_numpy(bool)]]
-        except Exception as exc:  # a broken rule must fail validation loudly, never pass it
-            out.append(Problem(table.path, 0, rule.column, f"rule {rule.name} failed to run: "
-                               f"{type(exc).__name__}: {exc}", "rule-error"))
+            out += [Problem(table.path, csv_line(int(i)), rule.column, rule.message(df.loc[int(i)]), name)
+                    for i in sorted({int(i) for i in mine["index"]})]
+        except Exception as err:  # a message that cannot be built is a broken rule too
+            out.append(Problem(table.path, 0, rule.column, f"rule {name} failed to run: "
+                               f"{type(err).__name__}: {err}", "rule-error"))
+    # a failure pandera reports for no rule of ours (its own fault) must not pass silently either
+    for name in set(cases["check"].astype(str)) - set(rules):
+        out.append(Problem(table.path, 0, "", f"layer-2 validation failed: {name}", "rule-error"))
     return out
