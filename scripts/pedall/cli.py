@@ -212,14 +212,10 @@ def _run(args: argparse.Namespace) -> int:
 
             if args.plot and not args.plot.resolve().parent.is_dir():
                 raise UsageError(f"--plot {args.plot}: folder {args.plot.parent} does not exist")
-            if stale is not None:
-                from .opening import connect
-
-                with connect(db) as con:
-                    stale(con)
             res = pool(db, args.measure, timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
                        population=args.population, method=args.method, design=args.design,
-                       include_third_party=args.include_third_party, keep=tuple(args.keep), drop=tuple(args.drop))
+                       include_third_party=args.include_third_party, keep=tuple(args.keep), drop=tuple(args.drop),
+                       check=stale)
             print(render(res, args.format))
             if args.plot:
                 from .forest import draw

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -238,8 +239,12 @@ def _resolve_overlaps(rows: list[dict], overlaps: list[tuple[str, str, str]], ke
 def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: int | None = None,
          by: str | None = None, population: str | None = None, method: str = "REML",
          design: str = "interventional", include_third_party: bool = False, keep: tuple[str, ...] = (),
-         drop: tuple[str, ...] = ()) -> PoolResult:
+         drop: tuple[str, ...] = (), check: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+         ) -> PoolResult:
+    """`check`, if given, runs on the open connection first (the clone's staleness check)."""
     with connect(db) as con:  # a .duckdb file, a release folder or a release zip
+        if check is not None:
+            check(con)
         try:
             designs = ["all", *(r[0] for r in con.execute(
                 "SELECT DISTINCT design_group FROM study_designs ORDER BY 1").fetchall()),
