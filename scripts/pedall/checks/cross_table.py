@@ -27,6 +27,9 @@ def check(pkg: Package, frames: dict[str, pd.DataFrame]) -> list[Problem]:
         problems += _study_has(pkg, frames, "arms", "study-has-arm")
     if {"publications", "references"} <= have:
         problems += _review_refs(pkg, frames["publications"], frames["references"])
+        problems += _reference_identifiers_agree(pkg, frames["publications"], frames["references"])
+    if "publications" in have:
+        problems += _identifier_names_one_work(pkg, frames["publications"])
     if {"outcomes", "measures"} <= have:
         problems += _over_time(pkg, frames["outcomes"], frames["measures"])
     return problems
@@ -88,6 +91,58 @@ def _review_refs(pkg: Package, pubs: pd.DataFrame, refs: pd.DataFrame) -> list[P
                     f"reference {all_refs.at[idx, 'ref_no']} is marked included but no publication cites it",
                     "included-reference-is-curated")
             for idx in all_refs.index[uncurated]]
+    return out
+
+
+IDENTIFIERS = ("doi", "pmid", "pmcid")
+# Columns that must match between rows sharing an identifier: one work split by study (a review's
+# table read once per trial) repeats the same citation; anything else is two works with one identifier.
+SAME_WORK = ("first_author", "year", "journal", "volume", "pages", "title")
+
+
+def _id_key(col: str, values: pd.Series) -> pd.Series:
+    # DOIs are case-insensitive (10.1056/NEJMoa... and 10.1056/nejmoa... are one DOI)
+    text = values.astype("string").str.strip()
+    return text.str.lower() if col == "doi" else text
+
+
+def _identifier_names_one_work(pkg: Package, pubs: pd.DataFrame) -> list[Problem]:
+    out = []
+    for col in IDENTIFIERS:
+        key = _id_key(col, pubs[col])
+        seen: dict[str, int] = {}
+        for idx in pubs.index[key.notna().to_numpy(bool)]:
+            first = seen.setdefault(key[idx], idx)
+            if first == idx:
+                continue
+            a, b = pubs.loc[first], pubs.loc[idx]
+            differs = [c for c in SAME_WORK if str(a[c]) != str(b[c])]
+            if differs:
+                why = f"differs in {', '.join(differs)}"
+            elif a["study_id"] == b["study_id"]:
+                why = "reports the same study (a duplicate row)"
+            else:
+                continue
+            out.append(Problem(pkg.tables["publications"].path, csv_line(int(idx)), col,
+                               f"{col} {pubs.at[idx, col]} is also the {col} of publication "
+                               f"{a['publication_id']} (line {csv_line(int(first))}), which {why}",
+                               "identifier-names-one-work"))
+    return out
+
+
+def _reference_identifiers_agree(pkg: Package, pubs: pd.DataFrame, refs: pd.DataFrame) -> list[Problem]:
+    # A publication citing a review reference is that reference: where both give a DOI or PMID,
+    # they must be the same one.
+    out = []
+    for col in ("doi", "pmid"):
+        ref_value = _id_key(col, _lookup(refs, "ref_no", col))
+        mine = _id_key(col, pubs[col])
+        theirs = pubs["review_ref"].map(ref_value)
+        bad = (mine.notna() & theirs.notna() & (mine != theirs)).fillna(False).to_numpy(bool)
+        out += [Problem(pkg.tables["publications"].path, csv_line(int(idx)), col,
+                        f"{col} {pubs.at[idx, col]} differs from {theirs[idx]} given for reference "
+                        f"{int(pubs.at[idx, 'review_ref'])} in the screening log", "reference-identifiers-agree")
+                for idx in pubs.index[bad]]
     return out
 
 

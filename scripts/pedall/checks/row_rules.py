@@ -109,6 +109,9 @@ RULES: tuple[Rule, ...] = (
     Rule("count-or-value", ("characteristics",), "value",
          lambda d, r: (d["n"].notna() | d["value"].notna()),
          lambda row: "a characteristic needs n or value"),
+    Rule("registry-id-or-note", ("studies",), "registry_note",
+         lambda d, r: d["registry_id"].notna() | d["registry_note"].fillna("").str.strip().ne(""),
+         lambda row: f"study {row['study_id']} has no registry_id and no registry_note saying why"),
 )
 
 
