@@ -45,6 +45,43 @@ def _table(cols: list[str], rows: list[tuple], numeric: set[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _link(doi: str | None, pmid: str | None, pmcid: str | None) -> str:
+    # the DOI is the stable link; PubMed or PMC only where a publication has no DOI
+    if doi:
+        return f'<a href="https://doi.org/{_e(doi)}">doi:{_e(doi)}</a>'
+    if pmid:
+        return f'<a href="https://pubmed.ncbi.nlm.nih.gov/{_e(pmid)}/">PMID {_e(pmid)}</a>'
+    if pmcid:
+        return f'<a href="https://pmc.ncbi.nlm.nih.gov/articles/{_e(pmcid)}/">{_e(pmcid)}</a>'
+    return "no stable identifier"
+
+
+def _publications_section(con: duckdb.DuckDBPyConnection) -> str:
+    """How many publications carry a stable identifier (DOI, PMID or PMCID), and each one's link."""
+    rows = con.execute("""SELECT publication_id, study_id, first_author, year, journal,
+                                 CAST(report_type AS VARCHAR) AS report_type, doi, pmid, pmcid
+                          FROM publications ORDER BY publication_id""").fetchall()
+    own = [r for r in rows if r[5] != "third_party_summary"]
+
+    def count(sel: list[tuple], cols: slice) -> str:
+        return f"{sum(1 for r in sel if any(r[cols]))} of {len(sel)}"
+
+    doi_or_pmid, any_id = slice(6, 8), slice(6, 9)
+    body = [(r[0], r[1], r[2], r[3], r[4], r[5], _link(r[6], r[7], r[8])) for r in rows]
+    cols = ["publication", "study", "first author", "year", "journal", "report type", "stable link"]
+    head = "".join(f"<th>{_e(c)}</th>" for c in cols)
+    trs = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r[:-1]) + f"<td>{r[-1]}</td></tr>" for r in body)
+    return ("<h2 id=\"publications\">Publications and their identifiers</h2>"
+            f"<p>Publications with a DOI or PMID: {count(rows, doi_or_pmid)} "
+            f"({count(own, doi_or_pmid)} of those that are not third-party summaries); with a DOI, PMID or "
+            f"PMCID: {count(rows, any_id)}. Since version 0.4.0 an identifier is added only when two readers, "
+            "the second blind to the first, found the same value on a stored page; the curation notes name the "
+            "pages tried for each one missing. <code>source_url</code> keeps the copy actually read.</p>"
+            f"<details><summary>All publications, linked by DOI where they have one</summary>"
+            f'<div style="overflow-x:auto"><table><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table></div>'
+            "</details>")
+
+
 def render(pkg: Package, folder: Path) -> str:
     d = pkg.descriptor
     con = duckdb.connect(str(folder / DB_NAME), read_only=True)
@@ -58,6 +95,7 @@ def render(pkg: Package, folder: Path) -> str:
         cov = coverage.load(con)
         evidence = con.execute("SELECT CAST(evidence_read AS VARCHAR), count(*) FROM publications GROUP BY 1 "
                                "ORDER BY 1").fetchall()
+        publications = _publications_section(con)
     finally:
         con.close()
     numeric = {c for c in summary_cols if c.endswith("_percent") or c.startswith("n_")}
@@ -77,6 +115,7 @@ def render(pkg: Package, folder: Path) -> str:
              "study for one core measure (hover for its value), or why there is none. Also as "
              f"<a href=\"figures/{COVERAGE_NAME}.png\">PNG</a> and <a href=\"figures/{COVERAGE_NAME}.svg\">SVG</a>"
              "; the view <code>coverage</code> holds the same data.</p>" + coverage.html_table(cov),
+             publications,
              "<h2 id=\"studies\">Studies</h2>",
              '<div style="overflow-x:auto">' + _table(summary_cols, summary, numeric) + "</div>",
              "<p class=\"meta\">Figures of each study's summary arm (pooled dose cohorts, else the single arm, else "
