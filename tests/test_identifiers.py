@@ -34,6 +34,10 @@ BAD: dict[str, tuple[str, dict[str, str], dict[str, str], str, str]] = {
                              "constraint-error"),
     "chictr-no-digits": ("studies", STUDY_BETA, {"registry_id": "ChiCTR-IOR"}, f"{STU}:3: registry_id:",
                          "constraint-error"),
+    "list-with-a-bad-member": ("studies", STUDY_BETA, {"registry_id": "NCT12345678;EudraCT 2016-004680-39"},
+                               f"{STU}:3: registry_id:", "constraint-error"),
+    "list-with-a-space": ("studies", STUDY_BETA, {"registry_id": "NCT12345678; 2016-004680-39"},
+                          f"{STU}:3: registry_id:", "constraint-error"),
     "no-registry-id-no-note": ("studies", STUDY_BETA, {"registry_note": " "}, f"{STU}:3: registry_note:",
                                "registry-id-or-note"),
     "doi-of-another-work": ("publications", UPDATE, {"doi": "10.99999/FAKE.2020.1"}, f"{PUB}:6: doi:",
@@ -75,7 +79,7 @@ def test_messages_name_the_other_row_and_the_reference(fixture_repo: Path) -> No
 
 
 @pytest.mark.parametrize("registry_id", ["NCT12345678", "2016-004680-39", "ChiCTR1800014457",
-                                         "ChiCTR-IOR-17013181"])
+                                         "ChiCTR-IOR-17013181", "NCT12345678;2016-004680-39"])
 def test_registry_formats_accepted(fixture_repo: Path, registry_id: str) -> None:
     set_cell(fixture_repo, "studies", STUDY_BETA, registry_id=registry_id, registry_note="")
     assert problems(fixture_repo) == []
@@ -112,3 +116,29 @@ def test_overview_counts_identifiers_and_links_by_doi(release: Path) -> None:
     assert '<a href="https://doi.org/10.99999/fake.2021.2">doi:10.99999/fake.2021.2</a>' in page
     delta = page.split("<td>fake-2022-delta</td>", 1)[1].split("</tr>", 1)[0]
     assert delta.endswith("<td>no stable identifier</td>"), delta
+
+
+def test_readme_states_the_identifier_counts_of_the_data() -> None:
+    # a data check: the README's sentence, recounted here from the CSV files with the csv module
+    import csv
+    import re
+
+    from conftest import REPO
+
+    with (REPO / "data" / "publications.csv").open(newline="", encoding="utf-8") as fh:
+        pubs = list(csv.DictReader(fh))
+    with (REPO / "data" / "studies.csv").open(newline="", encoding="utf-8") as fh:
+        studies = list(csv.DictReader(fh))
+    own = [p for p in pubs if p["report_type"] != "third_party_summary"]
+
+    def has(rows: list[dict[str, str]], cols: tuple[str, ...]) -> int:
+        return sum(1 for r in rows if any(r[c] for c in cols))
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = " ".join(text.split("<!-- identifiers:start -->", 1)[1].split("<!-- identifiers:end -->", 1)[0].split())
+    expected = (f"{has(pubs, ('doi', 'pmid'))} of {len(pubs)} publications carry a DOI or PMID "
+                f"({has(own, ('doi', 'pmid'))} of the {len(own)} that are not third-party summaries), "
+                f"{has(pubs, ('doi', 'pmid', 'pmcid'))} a DOI, PMID or PMCID; "
+                f"{sum(1 for s in studies if s['registry_id'])} of {len(studies)} studies have a trial-registry id.")
+    assert block == expected, f"README says {block!r}; the data give {expected!r}"
+    assert re.search(r"\d", block)
