@@ -34,7 +34,7 @@ def _db(root: Path, tmp: Path) -> Path:
 
 def _study(root: Path, sid: str, design: str, role: str) -> None:
     add_row(root, "studies", study_id=sid, design=design, setting="relapsed_refractory",
-            intervention_class="cd19_car_t")
+            intervention_class="cd19_car_t", registry_note="made-up study for tests: no registry id")
     add_row(root, "arms", arm_id=f"{sid}/a", study_id=sid, label="A", role=role)
 
 

@@ -20,7 +20,7 @@ AE_ROW = {"ae_id": "laetsch-2023-jco-any_ae-g3-4"}
 
 def _other_study(r: Path) -> None:
     add_row(r, "studies", study_id="other", design="single_arm", setting="relapsed_refractory",
-            intervention_class="cd19_car_t")
+            intervention_class="cd19_car_t", registry_note="made-up study for tests: no registry id")
     add_row(r, "publications", publication_id="doe-2020-x", study_id="other", first_author="Doe J",
             year="2020", journal="X", title="T", report_type="primary", evidence_read="abstract")
     add_row(r, "arms", arm_id="other/a", study_id="other", label="A", role="single_arm")

@@ -23,7 +23,7 @@ ARM = "fake-alpha/car"
 
 def add_other_study(root: Path, with_publication: bool = True, with_arm: bool = True) -> None:
     add_row(root, "studies", study_id="other", design="single_arm", setting="relapsed_refractory",
-            intervention_class="cd19_car_t")
+            intervention_class="cd19_car_t", registry_note="made-up study for tests: no registry id")
     if with_publication:
         add_row(root, "publications", publication_id="doe-2020-x", study_id="other", first_author="Doe J",
                 year="2020", journal="X", title="T", report_type="primary", evidence_read="abstract")
