@@ -111,7 +111,7 @@ def test_overview_counts_identifiers_and_links_by_doi(release: Path) -> None:
     # (alpha 2020, beta, gamma, alpha 2023); 5 are not third-party summaries, 4 of them with one;
     # fake-2022-delta has no identifier at all.
     page = (release / "index.html").read_text(encoding="utf-8")
-    assert "Publications with a DOI or PMID: 4 of 6 (4 of 5 of those that are not third-party summaries);" \
+    assert "Publications with a DOI or PMID: 4 of 6 (4 of the 5 that are not third-party summaries);" \
            " with a DOI, PMID or PMCID: 4 of 6." in page
     assert '<a href="https://doi.org/10.99999/fake.2021.2">doi:10.99999/fake.2021.2</a>' in page
     delta = page.split("<td>fake-2022-delta</td>", 1)[1].split("</tr>", 1)[0]

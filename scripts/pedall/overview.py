@@ -63,8 +63,8 @@ def _publications_section(con: duckdb.DuckDBPyConnection) -> str:
                           FROM publications ORDER BY publication_id""").fetchall()
     own = [r for r in rows if r[5] != "third_party_summary"]
 
-    def count(sel: list[tuple], cols: slice) -> str:
-        return f"{sum(1 for r in sel if any(r[cols]))} of {len(sel)}"
+    def count(sel: list[tuple], cols: slice, of: str = "") -> str:
+        return f"{sum(1 for r in sel if any(r[cols]))} of {of}{len(sel)}"
 
     doi_or_pmid, any_id = slice(6, 8), slice(6, 9)
     body = [(r[0], r[1], r[2], r[3], r[4], r[5], _link(r[6], r[7], r[8])) for r in rows]
@@ -73,7 +73,7 @@ def _publications_section(con: duckdb.DuckDBPyConnection) -> str:
     trs = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r[:-1]) + f"<td>{r[-1]}</td></tr>" for r in body)
     return ("<h2 id=\"publications\">Publications and their identifiers</h2>"
             f"<p>Publications with a DOI or PMID: {count(rows, doi_or_pmid)} "
-            f"({count(own, doi_or_pmid)} of those that are not third-party summaries); with a DOI, PMID or "
+            f"({count(own, doi_or_pmid, 'the ')} that are not third-party summaries); with a DOI, PMID or "
             f"PMCID: {count(rows, any_id)}. Since version 0.4.0 an identifier is added only when two readers, "
             "the second blind to the first, found the same value on a stored page; the curation notes name the "
             "pages tried for each one missing. <code>source_url</code> keeps the copy actually read.</p>"
