@@ -149,7 +149,8 @@ def objects(pkg: Package, con: Any) -> list[DataObject]:
             # anything R has no column type for (lists, maps, timestamps) arrives as text
             select.append(_q(col) if typ != "string" or levels or data_type == "VARCHAR"
                           else f"CAST({_q(col)} AS VARCHAR) AS {_q(col)}")
-        rows = con.execute(f"SELECT {', '.join(select)} FROM {_q(name)}").fetchall()
+        # sorted by every column, left to right: DuckDB's parallel plans give some views' rows in any order
+        rows = con.execute(f"SELECT {', '.join(select)} FROM {_q(name)} ORDER BY ALL").fetchall()
         for i, c in enumerate(cols):  # an integer beyond R's 32-bit integers becomes a double
             if c.type == "integer" and any(r[i] is not None and abs(r[i]) > _R_INT_MAX for r in rows):
                 c.type = "number"
