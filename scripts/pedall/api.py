@@ -119,6 +119,8 @@ def connect(path: Path | str | None = None) -> duckdb.DuckDBPyConnection:
         con = stack.enter_context(open_release(where))
         if check is not None:
             check(con)
+            # the check reads one row; DuckDB then holds the result open and refuses con.sql() until it is done
+            con.execute("SELECT 1").fetchall()
     except BaseException:
         stack.close()
         raise
