@@ -197,7 +197,7 @@ def data_rd(pkg: Package, obj: DataObject, nrow: int) -> str:
     for c in obj.columns:
         kind = ("factor with levels " + ", ".join("\\code{" + _rd(v) + "}" for v in c.levels) if c.levels
                 else _R_CLASS[c.type])
-        text = kind + (f". {_rd(c.description)}" if c.description else "")
+        text = kind + "." + (f" {_rd(c.description)}" if c.description else "")
         if c.unit:
             text += f" Unit: {c.unit}."
         items.append(f"  \\item{{\\code{{{c.name}}}}}{{{text}}}")
