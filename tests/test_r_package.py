@@ -112,7 +112,9 @@ def test_every_view_is_a_data_frame_with_duckdbs_rows(library: Path, release: Pa
 
 CASES = [("cr_cri", {}), ("cr_cri", {"method": "DL"}), ("efs", {"timepoint": 12}),
          ("crs", {"grade_min": 3, "by": "intervention_class"}), ("cr_cri", {"design": "all", "by": "study_design"}),
-         ("cr_cri", {"population": "infused", "include_third_party": True})]
+         ("cr_cri", {"population": "infused", "include_third_party": True}), ("cr_cri", {"by": "product"}),
+         ("cr_cri", {"design": "all", "keep": "fake-alpha"}), ("cr_cri", {"design": "all", "drop": "fake-delta"}),
+         ("cr_cri", {"design": "all"})]
 
 
 def _r_args(kwargs: dict) -> str:
@@ -124,7 +126,7 @@ def _r_args(kwargs: dict) -> str:
 @pytest.mark.parametrize(("measure", "kwargs"), CASES)
 def test_pedall_pool_gives_pedall_pools_numbers(library: Path, release: Path, measure: str, kwargs: dict) -> None:
     try:
-        res = pool(release / DB_NAME, measure, **kwargs)
+        res = pool(release / DB_NAME, measure, **{k: (v,) if k in ("keep", "drop") else v for k, v in kwargs.items()})
     except Exception as exc:  # e.g. overlapping studies: R must refuse too
         got = _r_json(f'r <- try(pedall_pool("{measure}"{_r_args(kwargs)}), silent = TRUE)\n'
                       'out <- list(failed = inherits(r, "try-error"))', library)
@@ -134,6 +136,8 @@ def test_pedall_pool_gives_pedall_pools_numbers(library: Path, release: Path, me
                   "out <- list(pooled = r$pooled, studies = r$studies$study_id, weights = r$studies$weight, "
                   "excluded = r$excluded$study_id, scale = r$scale)", library)
     assert isinstance(got, dict)
+    for key in ("studies", "weights", "excluded"):  # jsonlite writes a vector of length 1 as a scalar
+        got[key] = got[key] if isinstance(got[key], list) else [got[key]]
     assert got["scale"] == res.scale.name
     assert got["studies"] == [s.study_id for s in res.studies]
     assert got["excluded"] == [s for s, _ in res.excluded]
