@@ -39,5 +39,6 @@ def test_edit_rebuild_query(fixture_repo: Path) -> None:
     assert json.loads(_pedall(root, "query", SQL, "--format", "json").stdout) == [{"estimate": 71.0}]
     # (the hidden .pedall-<version>.inputs beside it is the up-to-date stamp of `pedall build`)
     assert sorted(p.name for p in dist.iterdir() if not p.name.startswith(".")) == sorted(
-        [rel.name, f"{rel.name}.zip", f"{rel.name}.duckdb", f"{rel.name}.duckdb.sha256"])
+        [rel.name, f"{rel.name}.zip", f"{rel.name}.duckdb", f"{rel.name}.duckdb.sha256",
+         f"pedall_{rel.name.removeprefix('pedall-')}.tar.gz"])
     assert _pedall(root, "check-release", str(rel)).returncode == 0

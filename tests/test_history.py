@@ -67,6 +67,13 @@ def test_without_git_a_recorded_history_refuses_in_one_line(history: tuple[Path,
 
 def test_without_git_and_without_records_the_build_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = copy_fixture(tmp_path / "repo")  # nothing recorded: there is no earlier release to compare with
-    monkeypatch.setenv("PATH", str(tmp_path))
+    # every command of PATH but git (the build needs R, and R's scripts need the usual tools)
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for folder in map(Path, os.environ.get("PATH", "").split(os.pathsep)):
+        for exe in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if exe.name != "git" and not (tools / exe.name).exists():
+                (tools / exe.name).symlink_to(exe)
+    monkeypatch.setenv("PATH", str(tools))
     rel = build(root, tmp_path / "dist")
     assert "No earlier release" in (rel / "CHANGELOG.md").read_text()

@@ -23,6 +23,7 @@ from conftest import REPO
 from pedall.package import load_package
 from pedall.pool import pool
 from pedall.readme import R_LOADER
+from pedall.rpackage import loader
 from readme_blocks import blocks, shell_env, unpack
 
 PKG = load_package(REPO)
@@ -94,7 +95,7 @@ def test_every_declared_type_converts(r_ok: None, tmp_path: Path) -> None:
         {"name": "t", "path": "t.csv", "format": "csv", "schema": "t.schema.json"}]}))
     (tmp_path / "t.csv").write_text('i,x,b,d,e,s\n3,1.5,true,2024-02-29,hi,"a, b"\n,,false,,,\n')
     (tmp_path / "R").mkdir()
-    shutil.copyfile(REPO / "scripts" / "pedall" / "R" / "pedall.R", tmp_path / R_LOADER)
+    (tmp_path / R_LOADER).write_text(loader(), encoding="utf-8")
     out = _rscript(f'source("{R_LOADER}"); d <- pedall_read(".")$t; str(d); '
                    'stopifnot(identical(d$i, c(3L, NA)), identical(d$d, as.Date(c("2024-02-29", NA))), '
                    'identical(levels(d$e), c("lo", "hi")), identical(d$b, c(TRUE, FALSE)), '

@@ -272,7 +272,8 @@ def test_a_frozen_version_is_never_overwritten(tmp_path: Path) -> None:
         build(root, dist)
     assert sums.read_bytes() == before
     assert sorted(p.name for p in dist.iterdir() if not p.name.startswith(".")) == sorted(
-        [rel.name, f"{rel.name}.zip", f"{rel.name}.duckdb", f"{rel.name}.duckdb.sha256"])
+        [rel.name, f"{rel.name}.zip", f"{rel.name}.duckdb", f"{rel.name}.duckdb.sha256",
+         f"pedall_{rel.name.removeprefix('pedall-')}.tar.gz"])
 
 
 def test_version_must_agree_across_citation_files(tmp_path: Path) -> None:

@@ -484,3 +484,10 @@ def test_a_plain_refusal_is_not_retried(run: Run, fake: FakeZenodo, rel: Path) -
     assert code == 1
     assert len(fake.calls("POST", PUBLISH)) == 1 and not fake.calls("GET", r"/depositions/\d+$")
     assert "nothing was published" in out
+
+
+def test_the_r_package_beside_the_release_is_uploaded(rel: Path) -> None:
+    tarball = rel.parent / f"pedall_{rel.name.removeprefix('pedall-')}.tar.gz"
+    assert [u.path.name for u in zenodo.load_release(rel).uploads] == upload_names(rel)
+    tarball.write_bytes(b"an R source package")
+    assert [u.path.name for u in zenodo.load_release(rel).uploads] == [*upload_names(rel), tarball.name]

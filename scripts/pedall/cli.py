@@ -10,9 +10,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from .problems import DataInvalid, UsageError, UserError
 from .vocab import GROUPINGS, METHODS
@@ -166,62 +164,29 @@ def _run(args: argparse.Namespace) -> int:
 
         r = root()
         print(f"recorded {freeze(load_package(r)).relative_to(r)}")
-    elif args.cmd in ("query", "pool"):
-        db = args.release or args.db
-        stale: Callable[[Any], None] | None = None  # the clone's own build must match the data
-        if db is None:
-            from .loadsql import NAME as LOAD_SQL
+    elif args.cmd == "query":
+        from .api import locate
+        from .query import run
 
-            here = Path.cwd()
-            inside = next((p for p in (here, *here.parents) if (p / LOAD_SQL).is_file()), None)
-            if args.root is None and inside is not None:
-                db = inside  # inside an unpacked release: use it
-        if db is None:
-            from .database import DB_NAME, stale_inputs_in
-            from .zipper import release_name
+        # the release given, the one the working directory is in, or this clone's build (checked
+        # against the data: `stale` runs on the open connection)
+        db, stale = locate(args.release or args.db, args.root)
+        print(run(db, args.sql, args.format, check=stale))
+    elif args.cmd == "pool":
+        from .api import pool  # the function Python users call, finding the release the same way
 
-            try:
-                r = root()
-            except UsageError:
-                raise UsageError("not inside a pedall repository or release: give --release PATH (a release "
-                                 "folder, its zip or a .duckdb file)") from None
-            pkg = load_package(r)
-            db = r / "dist" / release_name(pkg.version) / DB_NAME
-            if not db.is_file():
-                print(f"pedall: no database at {db}: run `make release` first, or give --release PATH",
-                      file=sys.stderr)
-                return 2
+        if args.plot and not args.plot.resolve().parent.is_dir():
+            raise UsageError(f"--plot {args.plot}: folder {args.plot.parent} does not exist")
+        res = pool(args.measure, path=args.release or args.db, root=args.root, timepoint=args.timepoint,
+                   grade_min=args.grade_min, by=args.by, population=args.population, method=args.method,
+                   design=args.design, include_third_party=args.include_third_party, keep=args.keep,
+                   drop=args.drop)
+        print(res.render(args.format))
+        if args.plot:
+            from .forest import draw
 
-            def stale_check(con: Any, pkg: Any = pkg, db: Path = db) -> None:
-                changed = stale_inputs_in(con, pkg)
-                if changed:
-                    # A database built before the latest edits would answer for data that no longer exist.
-                    raise UsageError(f"{db} was built from older inputs ({', '.join(changed)} changed since): "
-                                     "run `make release` to rebuild it (or pass --release to use it anyway)")
-            stale = stale_check
-        elif not db.exists():
-            print(f"pedall: {db} does not exist (give a release folder, its zip or a .duckdb file)",
-                  file=sys.stderr)
-            return 1
-        if args.cmd == "query":
-            from .query import run
-
-            print(run(db, args.sql, args.format, check=stale))
-        else:
-            from .pool import pool, render
-
-            if args.plot and not args.plot.resolve().parent.is_dir():
-                raise UsageError(f"--plot {args.plot}: folder {args.plot.parent} does not exist")
-            res = pool(db, args.measure, timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
-                       population=args.population, method=args.method, design=args.design,
-                       include_third_party=args.include_third_party, keep=tuple(args.keep), drop=tuple(args.drop),
-                       check=stale)
-            print(render(res, args.format))
-            if args.plot:
-                from .forest import draw
-
-                draw(res, args.plot)
-                print(f"forest plot written to {args.plot}", file=sys.stderr)
+            draw(res.result, args.plot)
+            print(f"forest plot written to {args.plot}", file=sys.stderr)
     return 0
 
 

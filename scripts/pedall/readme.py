@@ -39,14 +39,16 @@ and `DATA_DICTIONARY.md` lists every column.
 | `data/<table>.csv` | the curated tables (UTF-8, comma, header row; an empty cell is a missing value) |
 | `parquet/<table>.parquet` | the same tables, typed from the schemas (nullable integers, enumerations) |
 | `{LOAD_SQL}` | DuckDB: creates every table and view of `{DB_NAME}` as views over `parquet/` |
-| `{R_LOADER}` | R: reads the CSV files typed from `datapackage.json` (base R and jsonlite) |
+| `{R_LOADER}` | R without the R package: reads the CSV files typed from `datapackage.json` (base R, jsonlite) |
 | `datapackage.json` | Frictionless Data Package: every file with its schema, `bytes` and `hash` |
 | `DATA_DICTIONARY.md`, `index.html` | every table and column; an overview page with forest plots |
 | `figures/` | forest plots of the headline pooled analyses and the command behind each |
 | `CHANGELOG.md`, `CITATION.cff`, `LICENSE`, `SHA256SUMS` | changes, how to cite, licence, checksums |
 
 `{DB_NAME}` (the same tables and views in one DuckDB file) is published beside the zip, as
-`{name}.duckdb`.
+`{name}.duckdb`, and so is the R package `pedall_{v}.tar.gz`: every table and view as a data frame
+with a help page, and `pedall_pool()` for metafor (`R CMD INSTALL pedall_{v}.tar.gz`, then
+`library(pedall)`).
 
 | table | what |
 |---|---|

@@ -22,14 +22,14 @@ import json
 import os
 import shutil
 import tempfile
-from importlib.resources import files as package_files
 from pathlib import Path
 
-from . import citation
+from . import citation, rpackage
 from .checksums import mismatches, parse_sums, sha256
 from .history import check_record, input_files, previous_release, record_path
 from .metadata import ReleaseError, check_versions
 from .package import Package, load_package
+from .rpackage import tarball_name
 from .zipper import release_name
 
 COPIED = ("CITATION.cff", "LICENSE", ".zenodo.json")  # README.md is generated (readme.py)
@@ -63,6 +63,7 @@ def build(root: Path, dist: Path) -> Path:
         _write_folder(pkg, frames, folder)
         write_zip(folder, tmp / f"{name}.zip", exclude={DB_NAME})
         shutil.copyfile(folder / DB_NAME, tmp / f"{name}.duckdb")
+        rpackage.build(pkg, folder, folder / DB_NAME, tmp)  # pedall_<version>.tar.gz (needs R)
         (tmp / f"{name}.duckdb.sha256").write_text(f"{sha256(tmp / f'{name}.duckdb')}  {name}.duckdb\n")
         replace = True
         if final.exists():
@@ -75,7 +76,7 @@ def build(root: Path, dist: Path) -> Path:
                 # Not frozen, so never published: swap the working build for the current one.
                 shutil.rmtree(final)
         if replace:
-            for extra in (f"{name}.zip", f"{name}.duckdb", f"{name}.duckdb.sha256"):
+            for extra in (f"{name}.zip", f"{name}.duckdb", f"{name}.duckdb.sha256", tarball_name(pkg.version)):
                 os.replace(tmp / extra, dist / extra)
             os.replace(folder, final)  # last: the folder's presence marks a complete release
         stamp.write_text(fingerprint, encoding="utf-8")
@@ -93,7 +94,7 @@ def _fingerprint(pkg: Package) -> str:
     for rel in [*files, *records]:
         h.update(f"{rel} {sha256(pkg.root / rel) if (pkg.root / rel).is_file() else '-'}\n".encode())
     code = Path(__file__).parent
-    for p in sorted(q for q in code.rglob("*") if q.is_file() and q.suffix in (".py", ".sql", ".json")):
+    for p in sorted(q for q in code.rglob("*") if q.is_file() and q.suffix in (".py", ".sql", ".json", ".R", ".Rd")):
         h.update(f"{p.relative_to(code).as_posix()} {sha256(p)}\n".encode())
     for lib in WRITERS:
         h.update(f"{lib}=={metadata.version(lib)}\n".encode())
@@ -110,6 +111,7 @@ def _up_to_date(final: Path, stamp: Path, fingerprint: str) -> bool:
     except (OSError, ReleaseError):
         return False
     beside = [final.parent / f"{name}{ext}" for ext in (".zip", ".duckdb", ".duckdb.sha256")]
+    beside.append(final.parent / tarball_name(final.name.removeprefix("pedall-")))
     if not all(p.is_file() for p in [*beside, final / DB_NAME]):
         return False
     return not mismatches(sums, lambda rel: sha256(final / rel) if (final / rel).is_file() else None)
@@ -142,7 +144,7 @@ def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[n
                                       encoding="utf-8")
     (folder / loadsql.NAME).write_text(loadsql.render(pkg), encoding="utf-8")
     (folder / readme.R_LOADER).parent.mkdir()
-    (folder / readme.R_LOADER).write_bytes(package_files("pedall").joinpath("R/pedall.R").read_bytes())
+    (folder / readme.R_LOADER).write_text(rpackage.loader(), encoding="utf-8")
     (folder / "CHANGELOG.md").write_text(release_changelog(pkg), encoding="utf-8")
     (folder / "DATA_DICTIONARY.md").write_text(dictionary.render(pkg), encoding="utf-8")
     (folder / "datapackage.json").write_text(_release_descriptor(pkg, folder), encoding="utf-8")

@@ -32,6 +32,7 @@ import requests
 
 from .checksums import file_digest, mismatches, parse_sums, sha256, sidecar_matches, stream_digest
 from .metadata import ReleaseError
+from .rpackage import tarball_name
 from .zipper import open_release_zip, release_name
 
 SANDBOX_URL = "https://sandbox.zenodo.org/api"
@@ -152,7 +153,8 @@ def _verify_duckdb(db: Path, sums: Path) -> None:
 
 
 def load_release(path: Path) -> Release:
-    """Verify a release folder or zip and list the files to upload: the zip, the DuckDB file and its checksum."""
+    """Verify a release folder or zip and list the files to upload: the zip, the DuckDB file and its checksum,
+    and the R package where it is beside them."""
     path = path.resolve()
     if path.is_dir():
         name, zpath = path.name, path.parent / f"{path.name}.zip"
@@ -180,7 +182,8 @@ def load_release(path: Path) -> Release:
     db, db_sums = zpath.parent / f"{name}.duckdb", zpath.parent / f"{name}.duckdb.sha256"
     if db.is_file() and db_sums.is_file():
         _verify_duckdb(db, db_sums)
-    present = [p for p in (zpath, db, db_sums) if p.is_file()]
+    tarball = zpath.parent / tarball_name(version)  # the R package, written by every `pedall build`
+    present = [p for p in (zpath, db, db_sums, tarball) if p.is_file()]
     uploads = tuple(Upload(p, p.stat().st_size, sha256(p), file_digest(p, "md5")) for p in present)
     absent = tuple(p.name for p in (db, db_sums) if not p.is_file())
     return Release(name, version, zen, uploads, absent)
