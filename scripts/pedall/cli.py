@@ -35,6 +35,11 @@ def _release_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--db", type=Path, default=None, help="same as --release (its older name)")
 
 
+def _emit(text: str) -> None:
+    # CSV already ends in its line terminator: one more newline would be an empty record to some readers.
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pedall", description="Validate, build and query the pedall dataset.")
     ap.add_argument("--root", type=Path, default=None, help="repository root (default: found upwards from here)")
@@ -206,7 +211,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.cmd == "query":
             from .query import run
 
-            print(run(db, args.sql, args.format, check=stale))
+            _emit(run(db, args.sql, args.format, check=stale))
         else:
             from .pool import pool, render
 
@@ -216,7 +221,7 @@ def _run(args: argparse.Namespace) -> int:
                        population=args.population, method=args.method, design=args.design,
                        include_third_party=args.include_third_party, keep=tuple(args.keep), drop=tuple(args.drop),
                        check=stale)
-            print(render(res, args.format))
+            _emit(render(res, args.format))
             if args.plot:
                 from .forest import draw
 
