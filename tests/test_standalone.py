@@ -23,7 +23,7 @@ PARENT = re.compile(r"(?<![\w./])((?:\.\./)+[\w.\-/]*)")
 # Text that documents or configures the package (not code): here even a temporary folder or a `..`
 # leading out of the repository is a reference to something a fresh clone does not have. Code builds
 # paths as data (a test's hostile zip holds `../` names; .ci/run names /usr/bin tools), so there only
-# this machine's own folders and the old `../shared` are refused.
+# this machine's own folders and a `shared` folder beside the clone are refused.
 DOC_SUFFIXES = {".md", ".csv", ".json", ".cff", ".txt", ".toml", ".yml", ".yaml", ".sql", ".cfg", ".ini",
                 ".lock", ".sha256", ".html"}
 DOC_NAMES = {"Makefile", "LICENSE", ".gitignore"}
