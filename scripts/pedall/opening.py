@@ -97,20 +97,20 @@ def _from_folder(folder: Path, label: Path) -> Iterator[duckdb.DuckDBPyConnectio
     except UnicodeDecodeError as exc:
         raise NotARelease(f"{label} is not a usable pedall release: its {LOAD_SQL} is not UTF-8 ({exc.reason})") \
             from None
-    try:
-        statements = check_load_sql(text)  # before anything runs
-    except Refused as exc:
-        raise RefusedRelease(f"{label}: {LOAD_SQL} refused: {exc}") from None
-    files = []
-    for rel in sorted({p for s in statements for p in s.parquet}):
-        f = root / rel
-        # A folder's parquet/ might hold a link to a file elsewhere: only the release's own files are read.
-        if f.is_symlink() or not f.resolve().is_relative_to(root) or not f.is_file():
-            raise RefusedRelease(f"{label}: {LOAD_SQL} refused: {rel} is missing, a link or outside the release")
-        files.append(f)
     con = new_connection()
     try:
-        locked_settings(con, files, search_path=root)
+        try:
+            statements = check_load_sql(text, con)  # parsed only: nothing of it has run yet
+        except Refused as exc:
+            raise RefusedRelease(f"{label}: {LOAD_SQL} refused: {exc}") from None
+        files = []
+        for rel in sorted({p for s in statements for p in s.parquet}):
+            f = root / rel
+            # A folder's parquet/ might hold a link to a file elsewhere: only the release's own files are read.
+            if f.is_symlink() or not f.resolve().is_relative_to(root) or not f.is_file():
+                raise RefusedRelease(f"{label}: {LOAD_SQL} refused: {rel} is missing, a link or outside the release")
+            files.append(f)
+        locked_settings(con, files, search_path=root)  # before the first statement of the release runs
         for s in statements:
             try:
                 con.execute(s.text)

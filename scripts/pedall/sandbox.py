@@ -83,9 +83,13 @@ def _parser() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def check_load_sql(text: str) -> list[Statement]:
-    """The statements of a release's load.sql, each checked; Refused at the first one pedall does not write."""
-    con = _parser()
+def check_load_sql(text: str, con: duckdb.DuckDBPyConnection | None = None) -> list[Statement]:
+    """The statements of a release's load.sql, each checked; Refused at the first one pedall does not write.
+
+    `con` is only used to parse (DuckDB's parser and json_serialize_sql execute nothing of the text);
+    by default a locked connection of its own."""
+    own = con is None
+    con = _parser() if con is None else con
     try:
         try:
             parsed = con.extract_statements(text)
@@ -105,7 +109,8 @@ def check_load_sql(text: str) -> list[Statement]:
                 raise Refused(f"statement {n} is not one pedall writes ({kind}): {stmt.shown()}")
         return out
     finally:
-        con.close()
+        if own:
+            con.close()
 
 
 def check_view(con: duckdb.DuckDBPyConnection, select: str, stmt: Statement) -> tuple[str, ...]:
@@ -156,17 +161,13 @@ def check_database_views(con: duckdb.DuckDBPyConnection) -> None:
                          "AND function_type IN ('macro', 'table_macro')").fetchall()
     if macros:
         raise Refused(f"it defines macros, which pedall never writes: {', '.join(m for (m,) in macros)}")
-    parser = _parser()
-    try:
-        for i, (name, sql) in enumerate(views, start=1):
-            stmt = Statement(i, f"view {name}: {sql}")
-            m = _VIEW.match(_LEAD.sub("", sql, count=1))
-            if m is None:
-                raise Refused(f"view {name} is not a plain CREATE VIEW: {stmt.shown()}")
-            if check_view(parser, m.group(2), stmt):
-                raise Refused(f"view {name} reads files; a .duckdb release holds its tables: {stmt.shown()}")
-    finally:
-        parser.close()
+    for i, (name, sql) in enumerate(views, start=1):
+        stmt = Statement(i, f"view {name}: {sql}")
+        m = _VIEW.match(_LEAD.sub("", sql, count=1))
+        if m is None:
+            raise Refused(f"view {name} is not a plain CREATE VIEW: {stmt.shown()}")
+        if check_view(con, m.group(2), stmt):  # parsed by json_serialize_sql, not run
+            raise Refused(f"view {name} reads files; a .duckdb release holds its tables: {stmt.shown()}")
 
 
 def _first_line(exc: BaseException) -> str:
