@@ -23,7 +23,7 @@ from .engine import duckdb
 from .loadsql import NAME as LOAD_SQL
 from .metadata import ReleaseError
 from .sandbox import MAX_LOAD_SQL, Refused, check_database_views, check_load_sql, locked_settings, new_connection
-from .zipper import UnsafeZip, check_members, extract
+from .zipper import UnsafeZip, extract, open_release_zip
 
 
 class NotARelease(ReleaseError):
@@ -125,16 +125,15 @@ def _from_folder(folder: Path, label: Path) -> Iterator[duckdb.DuckDBPyConnectio
 
 @contextmanager
 def _unpacked(zpath: Path, dest: Path) -> Iterator[Path]:
-    with zipfile.ZipFile(zpath) as zf:
-        try:
-            top = check_members(zf, str(zpath))
-        except UnsafeZip as exc:
-            raise RefusedRelease(f"{exc}") from None
-        names = {i.filename for i in zf.infolist() if not i.is_dir()}
-        if f"{top}/{LOAD_SQL}" not in names:
-            raise NotARelease(f"{zpath} is not a pedall release zip: no single top folder holding {LOAD_SQL}")
-        # Only what load.sql reads.
-        extract(zf, dest, [n for n in names if n == f"{top}/{LOAD_SQL}" or n.startswith(f"{top}/parquet/")])
+    try:
+        with open_release_zip(zpath) as (zf, top):
+            names = {i.filename for i in zf.infolist() if not i.is_dir()}
+            if f"{top}/{LOAD_SQL}" not in names:
+                raise NotARelease(f"{zpath} is not a pedall release zip: no single top folder holding {LOAD_SQL}")
+            # Only what load.sql reads.
+            extract(zf, dest, [n for n in names if n == f"{top}/{LOAD_SQL}" or n.startswith(f"{top}/parquet/")])
+    except UnsafeZip as exc:
+        raise RefusedRelease(f"{exc}") from None
     yield dest / top
 
 
