@@ -310,3 +310,17 @@ def test_diff_keeps_datapackage_paths_inside_the_release(box: Box) -> None:
         '"schema": {"fields": [{"name": "a"}], "primaryKey": "a"}}]}', encoding="utf-8")
     res = box.run("diff", str(top), str(top))
     assert res.returncode == 1 and "outside the release" in res.stderr, res.stderr
+
+
+def test_a_parquet_folder_where_the_user_stands_is_not_read(box: Box, release: Path) -> None:
+    # DuckDB looks for a relative path in the working directory first: the release's own files must win.
+    (box.work / "parquet").mkdir()
+    con = duckdb.connect()
+    want = con.execute(f"SELECT count(*) FROM read_parquet({_q(release / 'parquet' / 'studies.parquet')})").fetchone()
+    con.execute(f"COPY (SELECT * FROM read_parquet({_q(release / 'parquet' / 'studies.parquet')}) LIMIT 1) "
+                f"TO {_q(box.work / 'parquet' / 'studies.parquet')}")
+    con.close()
+    assert want[0] > 1
+    for target in (release, release.parent / f"{release.name}.zip"):
+        res = box.run("query", "select count(*) as n from studies", "--release", str(target), "--format", "csv")
+        assert res.returncode == 0 and res.stdout == f"n\n{want[0]}\n", res.stderr

@@ -15,7 +15,7 @@ NAME = "load.sql"
 
 def parquet_path(table: Table) -> str:
     # Relative to the release folder: DuckDB resolves it against the working directory, or against
-    # file_search_path when that is set (how `pedall query --release` runs it from elsewhere).
+    # file_search_path when that is set (pedall itself makes it absolute: sandbox.bind_parquet).
     return f"parquet/{table.name}.parquet"
 
 

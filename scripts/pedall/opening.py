@@ -2,7 +2,7 @@
 
 `pedall query` and `pedall pool` work the same on all three, so that a user who downloaded only the
 zip gets the views too: a folder or zip is opened in memory by running its load.sql over its Parquet
-files, with file_search_path pointing at the folder so that no working directory is assumed.
+files, their paths made absolute (sandbox.bind_parquet) so that no working directory is assumed.
 
 Opening only reads the release (see sandbox.py): load.sql runs only if every statement is one pedall
 writes, and the connection handed out can read the release's Parquet files and nothing else, load no
@@ -22,7 +22,15 @@ from .database import DB_NAME
 from .engine import duckdb
 from .loadsql import NAME as LOAD_SQL
 from .metadata import ReleaseError
-from .sandbox import MAX_LOAD_SQL, Refused, check_database_views, check_load_sql, locked_settings, new_connection
+from .sandbox import (
+    MAX_LOAD_SQL,
+    Refused,
+    bind_parquet,
+    check_database_views,
+    check_load_sql,
+    locked_settings,
+    new_connection,
+)
 from .zipper import UnsafeZip, extract, open_release_zip
 
 
@@ -103,14 +111,16 @@ def _from_folder(folder: Path, label: Path) -> Iterator[duckdb.DuckDBPyConnectio
             statements = check_load_sql(text, con)  # parsed only: nothing of it has run yet
         except Refused as exc:
             raise RefusedRelease(f"{label}: {LOAD_SQL} refused: {exc}") from None
-        files = []
         for rel in sorted({p for s in statements for p in s.parquet}):
             f = root / rel
             # A folder's parquet/ might hold a link to a file elsewhere: only the release's own files are read.
             if f.is_symlink() or not f.resolve().is_relative_to(root) or not f.is_file():
                 raise RefusedRelease(f"{label}: {LOAD_SQL} refused: {rel} is missing, a link or outside the release")
-            files.append(f)
-        locked_settings(con, files, search_path=root)  # before the first statement of the release runs
+        try:
+            statements = [bind_parquet(con, s, root) if s.parquet else s for s in statements]
+        except Refused as exc:
+            raise RefusedRelease(f"{label}: {LOAD_SQL} refused: {exc}") from None
+        locked_settings(con, sorted({Path(p) for s in statements for p in s.parquet}))  # before any of it runs
         for s in statements:
             try:
                 con.execute(s.text)

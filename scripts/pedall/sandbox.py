@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,19 +53,12 @@ class Statement:
         return one if len(one) <= limit else one[:limit - 1] + "…"
 
 
-def locked_settings(con: duckdb.DuckDBPyConnection, allowed: Iterable[Path] = (), search_path: Path | None = None,
-                    ) -> None:
-    """Lock `con` down: only `allowed` files readable (each also by its path relative to `search_path`),
-    no extension, no temporary files, configuration frozen. Run before any release SQL."""
-    paths: list[str] = []
-    for p in allowed:
-        paths.append(str(p))
-        if search_path is not None:
-            paths.append(p.relative_to(search_path).as_posix())  # DuckDB checks the path as written, too
+def locked_settings(con: duckdb.DuckDBPyConnection, allowed: Iterable[Path] = ()) -> None:
+    """Lock `con` down: only the `allowed` files (absolute paths) readable, no extension, no temporary
+    files, configuration frozen. Run before any release SQL."""
+    paths = [str(p) for p in allowed]
     if paths:
         con.execute("SET allowed_paths = ?", [paths])
-    if search_path is not None:
-        con.execute("SET file_search_path = ?", [str(search_path)])
     con.execute("SET temp_directory = ''")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
@@ -113,8 +106,10 @@ def check_load_sql(text: str, con: duckdb.DuckDBPyConnection | None = None) -> l
             con.close()
 
 
-def check_view(con: duckdb.DuckDBPyConnection, select: str, stmt: Statement) -> tuple[str, ...]:
-    """Check a view's query (parsed by DuckDB into its syntax tree); return the Parquet files it reads."""
+def check_view(con: duckdb.DuckDBPyConnection, select: str, stmt: Statement,
+               allowed: Collection[str] | None = None) -> tuple[str, ...]:
+    """Check a view's query (parsed by DuckDB into its syntax tree); return the Parquet files it reads:
+    each 'parquet/<table>.parquet', or with `allowed`, one of those paths exactly."""
     found: list[dict[str, Any]] = []
 
     def keep(node: dict[str, Any]) -> dict[str, Any]:
@@ -130,7 +125,7 @@ def check_view(con: duckdb.DuckDBPyConnection, select: str, stmt: Statement) -> 
     for node in found:
         kind = node.get("type")
         if kind == "TABLE_FUNCTION":
-            files += _table_function(node.get("function") or {}, stmt)
+            files += _table_function(node.get("function") or {}, stmt, allowed)
         elif kind == "BASE_TABLE":
             name = node.get("table_name", "")
             if not _NAME.fullmatch(name) or node.get("catalog_name") or node.get("schema_name") not in ("", "main"):
@@ -139,7 +134,7 @@ def check_view(con: duckdb.DuckDBPyConnection, select: str, stmt: Statement) -> 
     return tuple(files)
 
 
-def _table_function(fn: dict[str, Any], stmt: Statement) -> list[str]:
+def _table_function(fn: dict[str, Any], stmt: Statement, allowed: Collection[str] | None) -> list[str]:
     name = fn.get("function_name", "")
     if name not in _TABLE_FUNCTIONS or fn.get("schema") or fn.get("catalog"):
         raise Refused(f"statement {stmt.number} calls {name}(), which a release view may not: {stmt.shown()}")
@@ -148,10 +143,33 @@ def _table_function(fn: dict[str, Any], stmt: Statement) -> list[str]:
     args = [a.get("expression", a) for a in fn.get("arguments", fn.get("children", []))]
     literal = (args[0].get("literal") or args[0].get("value") or {}) if len(args) == 1 else {}
     path = literal.get("text") if isinstance(literal, dict) else None
-    if not isinstance(path, str) or not _PARQUET.fullmatch(path):
+    if not isinstance(path, str) or not (_PARQUET.fullmatch(path) if allowed is None else path in allowed):
         raise Refused(f"statement {stmt.number} reads something other than one of the release's own "
                       f"parquet/<table>.parquet files: {stmt.shown()}")
     return [path]
+
+
+def bind_parquet(con: duckdb.DuckDBPyConnection, stmt: Statement, root: Path) -> Statement:
+    """A checked CREATE VIEW with its 'parquet/<table>.parquet' paths made absolute under `root`, checked
+    again. DuckDB would look for a relative path in the working directory before file_search_path,
+    so a relative path could read another folder's file of the same name."""
+    text, absolute = stmt.text, {}
+    for rel in stmt.parquet:
+        absolute[rel] = str(root.joinpath(*rel.split("/")))
+        text = text.replace(f"read_parquet('{rel}')", f"read_parquet({_quote(absolute[rel])})")
+    bound = Statement(stmt.number, text)
+    m = _VIEW.match(text)
+    if m is None:
+        raise Refused(f"statement {stmt.number} is not a plain view: {stmt.shown()}")
+    files = check_view(con, m.group(2), bound, allowed=set(absolute.values()))
+    if sorted(set(files)) != sorted(absolute.values()):
+        raise Refused(f"statement {stmt.number} reads its Parquet files in a way pedall does not write: "
+                      f"{stmt.shown()}")
+    return Statement(stmt.number, text, tuple(files))
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def check_database_views(con: duckdb.DuckDBPyConnection) -> None:
