@@ -1,7 +1,7 @@
 """What opening a release may do in DuckDB: read that release's own data, nothing else.
 
 A release is downloaded from archives and passed between colleagues, so its load.sql and the views
-of its .duckdb file are untrusted. Two locks, each enough for the cases the other misses:
+of its .duckdb file are untrusted. Two locks, so that a gap in one is still closed by the other:
 
 1. Before anything runs, every load.sql statement is parsed by DuckDB's own parser and must have one
    of the shapes pedall's loadsql.py writes: CREATE TYPE ... AS ENUM of literals, CREATE VIEW over
@@ -90,7 +90,7 @@ def check_load_sql(text: str, con: duckdb.DuckDBPyConnection | None = None) -> l
             raise Refused(f"it does not parse ({_first_line(exc)})") from None
         out = []
         for n, st in enumerate(parsed, start=1):
-            body = _LEAD.sub("", st.query, count=1) if _LEAD.match(st.query) else st.query
+            body = _LEAD.sub("", st.query, count=1)  # the comments and blanks before it
             stmt = Statement(n, body.strip())
             kind = st.type.name
             # What runs is exactly the text checked here (comments before it removed), never the original.
