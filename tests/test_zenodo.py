@@ -52,9 +52,15 @@ def make_release(dist: Path, version: str = "9.9.9") -> Path:
     zen = {"upload_type": "dataset", "title": "pedall test release", "version": version,
            "creators": [{"name": "Curator, Test"}], "description": "A tiny fake release.",
            "license": "cc-by-4.0", "keywords": ["test"],
-           "related_identifiers": [{"identifier": "10.1234/x", "relation": "isDerivedFrom", "scheme": "doi"}]}
+           "related_identifiers": [{"identifier": "10.69898/jhtm.35.2025.277933", "relation": "isDerivedFrom",
+                                    "scheme": "doi",
+                                    "resource_type": "publication-article"}]}
+    # Complete enough to pass every check of `pedall check-release`, which pedall zenodo runs first.
+    cff = (f'cff-version: 1.2.0\nmessage: "Cite this version."\ntype: dataset\ntitle: "pedall test release"\n'
+           f'version: "{version}"\nauthors:\n  - name: "Curator, Test"\n')
     files = {"datapackage.json": json.dumps({"name": "pedall", "version": version, "resources": []}),
              ".zenodo.json": json.dumps(zen), "README.md": f"# pedall {version}\n",
+             "CITATION.cff": cff, "CHANGELOG.md": f"# Changelog\n\n## [{version}]\n\n- A fake release.\n",
              "data/studies.csv": f"study_id,title\nS1,ELIANA {version}\n"}
     for rel, text in files.items():
         (folder / rel).write_text(text, encoding="utf-8")
@@ -373,14 +379,14 @@ def test_altered_release_file_is_refused_before_any_request(run: Run, fake: Fake
     data[-3] ^= 0x01  # one flipped bit
     csv.write_bytes(bytes(data))
     code, out = run(str(rel), "--publish")
-    assert code == 1 and "refused" in out and "data/studies.csv: sha256 differs" in out
+    assert code == 1 and "refused" in out and "data/studies.csv does not match its checksum" in out
     assert fake.requests == []
 
 
 def test_missing_listed_file_is_refused(run: Run, fake: FakeZenodo, rel: Path) -> None:
     (rel / "README.md").unlink()
     code, out = run(str(rel), "--publish")
-    assert code == 1 and "README.md: missing" in out
+    assert code == 1 and "README.md is missing" in out
     assert fake.requests == []
 
 
@@ -391,7 +397,7 @@ def test_zip_with_an_altered_member_is_refused(run: Run, fake: FakeZenodo, rel: 
     readme = (rel / "README.md").read_bytes()
     write_zip(rel, zpath, replace={"README.md": readme[:-2] + b"?" + readme[-1:]})
     code, out = run(str(zpath if given == "zip" else rel), "--publish")
-    assert code == 1 and "README.md: sha256 differs" in out
+    assert code == 1 and "README.md does not match its checksum" in out
     assert fake.requests == []
 
 
@@ -409,7 +415,7 @@ def test_unlisted_file_in_zip_is_refused(run: Run, fake: FakeZenodo, rel: Path) 
     with zipfile.ZipFile(rel.parent / f"{rel.name}.zip", "a") as zf:
         zf.writestr(f"{rel.name}/extra.txt", "not in SHA256SUMS")
     code, out = run(str(rel), "--publish")
-    assert code == 1 and "extra.txt: not listed" in out
+    assert code == 1 and "extra.txt is not listed in SHA256SUMS" in out
     assert fake.requests == []
 
 

@@ -7,9 +7,10 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from datetime import date
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema
@@ -18,19 +19,26 @@ import yaml
 from .checksums import mismatches, parse_sums, sha256, sidecar_matches
 from .database import DB_NAME
 from .metadata import ReleaseError, changelog_has, citation_version, zenodo_version
-from .zipper import open_release_zip, release_name
+from .zipper import UnsafeZip, extract, open_release_zip, release_name
 
 
-def check(target: Path) -> list[str]:
+def check(target: Path, *, beside: bool = True) -> list[str]:
     """Every problem found with the release folder or zip; empty when it may be published.
+
+    `beside`: also check the DuckDB file beside a folder against its checksum (pedall zenodo, which
+    may deposit without it, checks it itself).
 
     A target that cannot be read as a release at all (not a zip, no datapackage.json, broken
     JSON) gives one problem saying so rather than an exception.
     """
     try:
-        return _check(target)
-    except zipfile.BadZipFile:
-        return ["not a zip file"]
+        return _check(target, beside)
+    except UnsafeZip as exc:
+        return [f"refused: {exc}"]
+    except zipfile.BadZipFile as exc:
+        return ["not a zip file" if "not a zip file" in str(exc).lower() else f"a damaged zip: {exc}"]
+    except (zlib.error, EOFError) as exc:  # deflate errors surface while a member is read
+        return [f"a damaged zip: {exc}"]
     except OSError as exc:
         return [f"cannot read {exc.filename or target}: {exc.strerror or exc}"]
     except UnicodeDecodeError as exc:
@@ -41,19 +49,17 @@ def check(target: Path) -> list[str]:
         return [f"datapackage.json is not a release descriptor: {type(exc).__name__}: {exc}"]
 
 
-def _check(target: Path) -> list[str]:
+def _check(target: Path, beside: bool) -> list[str]:
     if target.is_file() and target.suffix == ".zip":
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(prefix="pedall-check-") as tmp:
+            # Every member's name, size and kind is checked before anything is unpacked (zipper).
             with open_release_zip(target) as (zf, top):
-                if top is None:
-                    tops = sorted({n.split("/", 1)[0] for n in zf.namelist()})
-                    return [f"{target.name}: a release zip holds exactly one top folder, found {tops}"]
-                zf.extractall(tmp)  # names come from our own build; checked below against SHA256SUMS
+                extract(zf, Path(tmp))
             return _check_folder(Path(tmp) / top, expect_db=False)
     if target.is_dir():
         if not (target / "datapackage.json").is_file():
             return ["not a release folder (no datapackage.json)"]
-        return _check_folder(target, expect_db=True) + _duckdb_sidecar(target)
+        return _check_folder(target, expect_db=True) + (_duckdb_sidecar(target) if beside else [])
     return ["not a release folder or zip"]
 
 
@@ -107,6 +113,9 @@ def _datapackage(folder: Path) -> list[str]:
     if not isinstance(d, dict):
         return ["datapackage.json is not a JSON object"]
     problems = []
+    unsafe = _outside_paths(d)
+    if unsafe:  # frictionless would follow them (a URL is a download): refuse before it runs
+        return [f"datapackage.json: refused: {u!r} is not a path inside the release" for u in unsafe]
     for res in d.get("resources", []):
         if not isinstance(res, dict) or not isinstance(res.get("path"), str) or "name" not in res:
             problems.append(f"datapackage.json: resource without name or path: {str(res)[:80]}")
@@ -120,6 +129,24 @@ def _datapackage(folder: Path) -> list[str]:
         if res.get("hash") != f"sha256:{sha256(p)}":
             problems.append(f"datapackage.json: resource {res['name']}: hash does not match {res['path']}")
     return problems + _frictionless(folder)
+
+
+def _outside_paths(descriptor: dict[str, Any]) -> list[str]:
+    """Resource paths, schemas and dialects given as text that do not stay inside the release folder."""
+    out = []
+    for res in descriptor.get("resources", []):
+        if not isinstance(res, dict):
+            continue
+        paths = res.get("path")
+        for value in [*(paths if isinstance(paths, list) else [paths]), res.get("schema"), res.get("dialect")]:
+            if isinstance(value, str) and not _relative_inside(value):
+                out.append(value)
+    return out
+
+
+def _relative_inside(rel: str) -> bool:
+    parts = PurePosixPath(rel).parts
+    return bool(parts) and not rel.startswith("/") and "\\" not in rel and ":" not in rel and ".." not in parts
 
 
 def _frictionless(folder: Path) -> list[str]:

@@ -33,6 +33,11 @@ def _release_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--db", type=Path, default=None, help="same as --release (its older name)")
 
 
+def _emit(text: str) -> None:
+    # CSV already ends in its line terminator: one more newline would be an empty record to some readers.
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pedall", description="Validate, build and query the pedall dataset.")
     ap.add_argument("--root", type=Path, default=None, help="repository root (default: found upwards from here)")
@@ -171,7 +176,7 @@ def _run(args: argparse.Namespace) -> int:
         # the release given, the one the working directory is in, or this clone's build (checked
         # against the data: `stale` runs on the open connection)
         db, stale = locate(args.release or args.db, args.root)
-        print(run(db, args.sql, args.format, check=stale))
+        _emit(run(db, args.sql, args.format, check=stale))
     elif args.cmd == "pool":
         from .api import pool  # the function Python users call, finding the release the same way
 
@@ -181,7 +186,7 @@ def _run(args: argparse.Namespace) -> int:
                    grade_min=args.grade_min, by=args.by, population=args.population, method=args.method,
                    design=args.design, include_third_party=args.include_third_party, keep=args.keep,
                    drop=args.drop)
-        print(res.render(args.format))
+        _emit(res.render(args.format))
         if args.plot:
             from .forest import draw
 

@@ -15,7 +15,7 @@ NAME = "load.sql"
 
 def parquet_path(table: Table) -> str:
     # Relative to the release folder: DuckDB resolves it against the working directory, or against
-    # file_search_path when that is set (how `pedall query --release` runs it from elsewhere).
+    # file_search_path when that is set (pedall itself makes it absolute: sandbox.bind_parquet).
     return f"parquet/{table.name}.parquet"
 
 
@@ -64,3 +64,18 @@ def render(pkg: Package) -> str:
                           "Display labels of enumerated values, from the schemas (enumLabels).")
     body = ";\n".join(stmts) + ";\n\n-- The documented views (pedall's views.sql, as in pedall.duckdb).\n"
     return "\n".join(head) + "\n" + body + views_sql().rstrip() + "\n"
+
+
+def render_checked(pkg: Package) -> str:
+    """render(), held at build time to what opening a release accepts (sandbox.check_load_sql), so that
+    a views.sql using a construct outside those shapes fails the build, not the users of the release."""
+    from .metadata import ReleaseError
+    from .sandbox import Refused, check_load_sql
+
+    text = render(pkg)
+    try:
+        check_load_sql(text)
+    except Refused as exc:
+        raise ReleaseError(f"{NAME} would be refused when the release is opened: {exc} "
+                           "(extend sandbox.py's shapes if the construct is safe)") from None
+    return text

@@ -1,9 +1,22 @@
-"""`pedall query`: run SQL against a release (database file, folder or zip) and print the result."""
+"""`pedall query`: run SQL against a release (database file, folder or zip) and print the result.
+
+Every DuckDB type prints, in every format, because DuckDB itself turns each value into text: the last
+statement (when it is a query) is run as `SELECT CAST(COLUMNS(*) AS VARCHAR)` over it for table and
+CSV output, and `to_json(COLUMNS(*))` for JSON. No value passes through Python's conversions, some of
+which need modules pedall does not install (TIMESTAMP WITH TIME ZONE needs pytz there).
+
+In JSON, numbers stay numbers (HUGEINT and DECIMAL too, at full precision), lists are arrays, structs
+and maps objects, and temporal values, UUIDs, intervals, ENUMs and BLOBs (escaped as \\xNN) are text.
+Strict JSON has no NaN or infinity: they print as null, as everywhere in pedall's JSON (jsonout).
+DuckDB names duplicate output columns apart (a, a_1), so no JSON key is lost.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +24,9 @@ from typing import Any
 from .jsonout import dumps
 from .opening import connect
 from .problems import QueryError
+
+# A statement's own final semicolon and the comments after it (DuckDB keeps them in its text).
+_END = re.compile(r";(?:\s|--[^\n]*)*\Z")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -26,14 +42,12 @@ def run(db: Path, sql: str, fmt: str = "table", check: Callable[[Any], None] | N
         if check is not None:
             check(con)
         try:
-            cur = con.execute(sql)
-            cols = [c[0] for c in cur.description] if cur.description else []
-            rows = cur.fetchall()
+            cols, rows = _fetch(con, sql, "json" if fmt == "json" else "text")
         except duckdb.Error as exc:
             # DuckDB's message names the fault (unknown table, syntax error at a position); one line suffices.
             raise QueryError(f"query failed: {_first_line(exc)}") from None
     if fmt == "json":
-        return dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2)
+        return dumps([dict(zip(cols, r, strict=True)) for r in rows], indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -41,6 +55,40 @@ def run(db: Path, sql: str, fmt: str = "table", check: Callable[[Any], None] | N
         w.writerows(["" if v is None else v for v in r] for r in rows)
         return buf.getvalue()
     return _table(cols, rows)
+
+
+def _fetch(con: Any, sql: str, kind: str) -> tuple[list[str], list[tuple]]:
+    """Column names and rows of the last statement of `sql`: text cells, or JSON values for kind 'json'."""
+    from .engine import duckdb
+
+    statements = con.extract_statements(sql)
+    if not statements:
+        return [], []
+    for st in statements[:-1]:
+        con.execute(st.query)
+    last = statements[-1]
+    if last.type.name == "SELECT":
+        inner = _END.sub("", last.query.rstrip())
+        each = "to_json(COLUMNS(*))::VARCHAR" if kind == "json" else "CAST(COLUMNS(*) AS VARCHAR)"
+        try:
+            cur = con.execute(f"SELECT {each} FROM (\n{inner}\n) AS pedall_result")
+        except duckdb.ParserException:
+            cur = None  # a form of query that cannot stand in a subquery: run as written below
+        if cur is not None:
+            cols = [c[0] for c in cur.description]
+            rows = cur.fetchall()
+            if kind == "json":
+                rows = [tuple(None if v is None else json.loads(v, parse_constant=lambda _: None) for v in r)
+                        for r in rows]
+            return cols, rows
+    # PRAGMA, EXPLAIN, CALL: their columns are plain text and numbers.
+    cur = con.execute(last.query)
+    cols = [c[0] for c in cur.description] if cur.description else []
+    rows = cur.fetchall() if cur.description else []
+    if kind == "text":
+        return cols, [tuple(None if v is None else str(v) for v in r) for r in rows]
+    return cols, [tuple(v if v is None or isinstance(v, int | float | str | bool) else str(v) for v in r)
+                  for r in rows]
 
 
 def aligned(cols: list[str], rows: list[list[str]] | list[tuple]) -> list[str]:

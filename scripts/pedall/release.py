@@ -142,7 +142,7 @@ def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[n
         shutil.copyfile(pkg.root / fname, folder / fname)
     (folder / "README.md").write_text(readme.render(pkg, (pkg.root / "README.md").read_text(encoding="utf-8")),
                                       encoding="utf-8")
-    (folder / loadsql.NAME).write_text(loadsql.render(pkg), encoding="utf-8")
+    (folder / loadsql.NAME).write_text(loadsql.render_checked(pkg), encoding="utf-8")
     (folder / readme.R_LOADER).parent.mkdir()
     (folder / readme.R_LOADER).write_text(rpackage.loader(), encoding="utf-8")
     (folder / "CHANGELOG.md").write_text(release_changelog(pkg), encoding="utf-8")

@@ -13,11 +13,11 @@ import subprocess
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .problems import UserError
-from .zipper import open_release_zip
+from .zipper import UnsafeZip, open_release_zip
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ def load(spec: str, repo: Path) -> Snapshot:
         return _load(spec, repo)
     except SnapshotError:
         raise
+    except UnsafeZip as exc:
+        raise SnapshotError(f"refused: {exc}") from None
     except zipfile.BadZipFile:
         raise SnapshotError(f"{spec}: not a zip file") from None
     except OSError as exc:
@@ -65,16 +67,31 @@ def _load(spec: str, repo: Path) -> Snapshot:
     if path.is_dir():
         if not (path / "datapackage.json").is_file():
             raise SnapshotError(f"{spec}: not a release folder (no datapackage.json)")
-        return _from_reader(spec, lambda rel: (path / rel).read_bytes())
+        root = path.resolve()
+        return _from_reader(spec, lambda rel: _file(root, _inside(rel, spec), spec))
     if path.is_file() and path.suffix == ".zip":
+        # Members are checked whole first (count, sizes, names, links), then read one at a time as needed.
         with open_release_zip(path) as (zf, top):
-            if top is None:
-                raise SnapshotError(f"{spec}: a release zip holds exactly one top folder")
-            members = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
-        return _from_reader(spec, lambda rel: _member(members, f"{top}/{rel}", spec))
+            members = {i.filename for i in zf.infolist() if not i.is_dir()}
+            return _from_reader(spec, lambda rel: _member(zf, members, f"{top}/{_inside(rel, spec)}", spec))
     if path.is_file():
         raise SnapshotError(f"{spec}: not a release folder or zip")
-    return _from_reader(spec, lambda rel: git_show(repo, spec, rel))
+    return _from_reader(spec, lambda rel: git_show(repo, spec, _inside(rel, spec)))
+
+
+def _inside(rel: object, spec: str) -> str:
+    """A path taken from the (untrusted) datapackage.json: relative, and staying inside the release."""
+    parts = PurePosixPath(rel).parts if isinstance(rel, str) else ()
+    if not parts or str(rel).startswith("/") or "\\" in str(rel) or ":" in parts[0] or ".." in parts:
+        raise SnapshotError(f"{spec}: refused: datapackage.json names {rel!r}, a path outside the release")
+    return "/".join(parts)
+
+
+def _file(root: Path, rel: str, spec: str) -> bytes:
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root):  # a link inside the folder pointing out of it
+        raise SnapshotError(f"{spec}: refused: {rel} leads outside the release folder")
+    return target.read_bytes()
 
 
 def git_show(repo: Path, ref: str, rel: str) -> bytes:
@@ -85,10 +102,10 @@ def git_show(repo: Path, ref: str, rel: str) -> bytes:
     return res.stdout
 
 
-def _member(members: dict[str, bytes], name: str, spec: str) -> bytes:
+def _member(zf: zipfile.ZipFile, members: set[str], name: str, spec: str) -> bytes:
     if name not in members:
         raise SnapshotError(f"{spec}: {name} is missing from the zip")
-    return members[name]
+    return zf.read(name)
 
 
 def _from_reader(label: str, read: Callable[[str], bytes]) -> Snapshot:
