@@ -57,6 +57,13 @@ def locked_settings(con: duckdb.DuckDBPyConnection, allowed: Iterable[Path] = ()
     """Lock `con` down: only the `allowed` files (absolute paths) readable, no extension, no temporary
     files, configuration frozen. Run before any release SQL."""
     paths = [str(p) for p in allowed]
+    if con.execute("SELECT current_setting('lock_configuration')").fetchone() == (True,):
+        # A database file already open in this process shares its instance, locked by the first opening;
+        # it is safe as long as that lock holds what this function sets.
+        still = con.execute("SELECT current_setting('enable_external_access'), current_setting('temp_directory')")
+        if still.fetchone() != (False, "") or paths:
+            raise Refused("the database is already open in this process with other settings")
+        return
     if paths:
         con.execute("SET allowed_paths = ?", [paths])
     con.execute("SET temp_directory = ''")
