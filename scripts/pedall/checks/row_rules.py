@@ -85,11 +85,11 @@ RULES: tuple[Rule, ...] = (
     Rule("percent-agrees-with-counts", ("outcomes", "adverse_events"), "estimate", _percent_agrees,
          lambda row: f"{row['estimate']} does not round from {row['n_events']}/{row['n_total']}"
                      f" = {100 * row['n_events'] / row['n_total']:.3f}%"),
-    Rule("ci-brackets-estimate", ("outcomes",), "estimate",
+    Rule("ci-brackets-estimate", ("outcomes", "published_estimates"), "estimate",
          lambda d, r: ~(((d["ci_lower"] > d["estimate"]) | (d["estimate"] > d["ci_upper"])
                          | (d["ci_lower"] > d["ci_upper"])).fillna(False).astype(bool)),
          lambda row: f"CI [{row['ci_lower']}, {row['ci_upper']}] does not bracket {row['estimate']}"),
-    Rule("ci-needs-level", ("outcomes",), "ci_level",
+    Rule("ci-needs-level", ("outcomes", "published_estimates"), "ci_level",
          lambda d, r: ~((d["ci_lower"].notna() | d["ci_upper"].notna()) & d["ci_level"].isna()),
          lambda row: "a confidence interval needs its ci_level"),
     Rule("proportion-in-0-100", ("outcomes",), "estimate", _percent_range("estimate"),
@@ -106,6 +106,11 @@ RULES: tuple[Rule, ...] = (
          lambda d, r: ~(_both(d, "grade_min", "grade_max") & (d["grade_min"] > d["grade_max"])).fillna(False)
          .astype(bool),
          lambda row: f"grade_min {row['grade_min']} exceeds grade_max {row['grade_max']}"),
+    # A systematic review reports many studies, so it alone has no study_id; every other report has one.
+    Rule("study-unless-review", ("publications",), "study_id",
+         lambda d, r: d["study_id"].isna() == d["report_type"].eq("systematic_review").fillna(False).astype(bool),
+         lambda row: "a systematic review has no study_id" if row["report_type"] == "systematic_review"
+         else "study_id is required (only a systematic_review has none)"),
     Rule("count-or-value", ("characteristics",), "value",
          lambda d, r: (d["n"].notna() | d["value"].notna()),
          lambda row: "a characteristic needs n or value"),
