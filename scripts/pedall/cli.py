@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="of two overlapping studies, use this one (repeatable)")
     pl.add_argument("--drop", action="append", default=[], metavar="STUDY", help="leave this study out (repeatable)")
     pl.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    pl.add_argument("--plot", type=Path, help="write a forest plot (.png or .svg)")
+    pl.add_argument("--plot", type=Path, help="write a forest plot (.png or .svg); with --moderator, a bubble plot")
+    pl.add_argument("--moderator", action="append", default=[], metavar="NAME",
+                    help="meta-regression on this column of the view study_moderators (repeatable)")
     _release_arguments(pl)
     q = sub.add_parser("query", help="run SQL against a release: its tables and views")
     q.add_argument("sql")
@@ -212,6 +214,20 @@ def _run(args: argparse.Namespace) -> int:
 
             if args.plot and not args.plot.resolve().parent.is_dir():
                 raise UsageError(f"--plot {args.plot}: folder {args.plot.parent} does not exist")
+            if args.moderator:
+                from . import metareg
+
+                mr = metareg.metareg(db, args.measure, args.moderator, timepoint=args.timepoint,
+                                     grade_min=args.grade_min, by=args.by, population=args.population,
+                                     method=args.method, design=args.design,
+                                     include_third_party=args.include_third_party, keep=tuple(args.keep),
+                                     drop=tuple(args.drop), check=stale)
+                if args.plot:  # refused before any output when the plot cannot be drawn
+                    metareg.draw_bubbles(mr, args.plot)
+                print(metareg.render(mr, args.format))
+                if args.plot:
+                    print(f"bubble plot written to {args.plot}", file=sys.stderr)
+                return 0
             res = pool(db, args.measure, timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
                        population=args.population, method=args.method, design=args.design,
                        include_third_party=args.include_third_party, keep=tuple(args.keep), drop=tuple(args.drop),
