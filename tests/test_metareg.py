@@ -2,8 +2,8 @@
 
 metafor fits from the raw rows: the events and totals of the studies (it computes the logits itself,
 measure = "PLO") and the moderator values written in this file, never pedall's yi and vi. The
-synthetic package is extended here, in a scratch copy, with four studies that give the moderators
-enough studies to fit; tests/fixture itself stays as it is.
+synthetic package is extended in a scratch copy (tests/extended.py) with four studies that give the
+moderators enough studies to fit; tests/fixture itself stays as it is.
 """
 
 from __future__ import annotations
@@ -15,58 +15,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import copy_fixture, require
-from editing import add_row
+from conftest import require
+from extended import AGE, COSTIM, build_extended
 from pedall.cli import main
 from pedall.metareg import fit, metareg
-from pedall.release import DB_NAME, build
 from test_metafor import _CONTROL, _metafor_available, _r, _vec
 
 TOL = 1e-4
 
-# study -> (product, class, events, total, median age or None); the products' costimulatory domains below
-EXTRA = {
-    "fake-eps": ("fake-cel-c", "cd19_car_t", 18, 30, 15.0),
-    "fake-eta": ("fake-cel-d", "cd22_car_t", 10, 20, 17.0),
-    "fake-theta": ("fake-cel-c", "cd19_cd22_car_t", 21, 24, None),
-    "fake-zeta": ("fake-cel-a", "cd19_car_t", 25, 28, 9.0),
-}
-PRODUCTS = {"fake-cel-c": ("CD19", "CD28"), "fake-cel-d": ("CD22", "CD28")}
-# what the moderators are for every study of the extended package (fixture values as tests/fixture gives them)
-COSTIM = {"fake-alpha": "4-1BB", "fake-beta": "4-1BB", "fake-eps": "CD28", "fake-eta": "CD28",
-          "fake-theta": "CD28", "fake-zeta": "4-1BB"}
-AGE = {"fake-alpha": 11.5, "fake-beta": 6.0, "fake-eps": 15.0, "fake-eta": 17.0, "fake-zeta": 9.0}
 
 
 @pytest.fixture(scope="module")
 def extended(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = copy_fixture(tmp_path_factory.mktemp("metareg") / "repo")
-    for pid, (target, costim) in PRODUCTS.items():
-        add_row(root, "products", product_id=pid, name=pid, modality="car_t", targets=target,
-                costimulatory_domain=costim, note="made-up product")
-    for sid, (pid, cls, x, n, age) in EXTRA.items():
-        pub = f"{sid}-2023"
-        add_row(root, "studies", study_id=sid, design="single_arm", setting="relapsed_refractory",
-                intervention_class=cls, note="made-up data for tests")
-        add_row(root, "publications", publication_id=pub, study_id=sid, first_author="Fake", year="2023",
-                journal="J Fake Med", title=f"{sid} trial", report_type="primary", evidence_read="full_text")
-        add_row(root, "arms", arm_id=f"{sid}/car", study_id=sid, label="CAR", role="single_arm", product_id=pid)
-        add_row(root, "outcomes", outcome_id=f"{pub}-cr-cri", publication_id=pub, arm_id=f"{sid}/car",
-                measure="cr_cri", analysis_population="infused", timepoint_months="3", timepoint_anchor="infusion",
-                estimate_type="proportion", n_events=str(x), n_total=str(n), source_location="table_2",
-                value_origin="reported")
-        if age is not None:
-            add_row(root, "characteristics", publication_id=pub, arm_id=f"{sid}/car", population="infused",
-                    characteristic="age_median_years", value=str(age), unit="years", source_location="table_1",
-                    value_origin="reported")
-    # fake-beta's median age, and a third-party figure that must not count
-    add_row(root, "characteristics", publication_id="fake-2021-beta", arm_id="fake-beta/car", population="infused",
-            characteristic="age_median_years", value="6", unit="years", source_location="table_1",
-            value_origin="reported")
-    add_row(root, "characteristics", publication_id="fake-2024-review", arm_id="fake-alpha/car",
-            population="infused", characteristic="prior_hsct", n="10", n_total="20", source_location="table_1",
-            value_origin="reported")
-    return build(root, tmp_path_factory.mktemp("metareg-dist")) / DB_NAME
+    return build_extended(tmp_path_factory)
 
 
 def test_study_moderators_view(extended: Path) -> None:

@@ -75,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--moderator", action="append", default=[], metavar="NAME",
                     help="meta-regression on this column of the view study_moderators (repeatable)")
     _release_arguments(pl)
+    rp = sub.add_parser("replicate", help="each published pooled estimate beside pedall's answer to the same question")
+    rp.add_argument("--include-third-party", action="store_true",
+                    help="also use figures that only a third-party summary gives (never over a trial's own report)")
+    rp.add_argument("--format", choices=["table", "json"], default="table")
+    _release_arguments(rp)
     q = sub.add_parser("query", help="run SQL against a release: its tables and views")
     q.add_argument("sql")
     _release_arguments(q)
@@ -168,7 +173,7 @@ def _run(args: argparse.Namespace) -> int:
 
         r = root()
         print(f"recorded {freeze(load_package(r)).relative_to(r)}")
-    elif args.cmd in ("query", "pool"):
+    elif args.cmd in ("query", "pool", "replicate"):
         db = args.release or args.db
         stale: Callable[[Any], None] | None = None  # the clone's own build must match the data
         if db is None:
@@ -209,6 +214,10 @@ def _run(args: argparse.Namespace) -> int:
             from .query import run
 
             print(run(db, args.sql, args.format, check=stale))
+        elif args.cmd == "replicate":
+            from . import replicate
+
+            print(replicate.render(replicate.replicate(db, args.include_third_party, check=stale), args.format))
         else:
             from .pool import pool, render
 
