@@ -68,8 +68,8 @@ def build_extended(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for eid, (transform, method, model) in ESTIMATES.items():
         add_row(root, "published_estimates", estimate_id=eid, publication_id=REVIEW, question="CR/CRi, CD19 CAR-T",
                 intervention_class="cd19_car_t", endpoint="cr_cri", design_set="interventional", model=model,
-                tau2_method=method, transform=transform, k="3", estimate="75", ci_lower="60", ci_upper="85",
-                ci_level="95", source_location="figure_2", value_origin="reported")
+                tau2_method=method, transform=transform, effect_measure="proportion", k="3", estimate="75",
+                ci_lower="60", ci_upper="85", ci_level="95", source_location="figure_2", value_origin="reported")
         for label, sid in (("Fake 2020", "fake-alpha"), ("Zeta 2023", "fake-zeta"), ("Other 2018", "")):
             add_row(root, "published_estimate_studies", estimate_id=eid, study_label=label, study_id=sid)
     return build(root, tmp_path_factory.mktemp("extended-dist")) / DB_NAME

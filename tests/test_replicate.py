@@ -67,7 +67,9 @@ def test_fixture_estimates(release: Path) -> None:
     rep = replicate(release / DB_NAME)
     got = {a.published.estimate_id: a for a in rep.answers}
     assert sorted(got) == ["fake-2025-metaanalysis/cr-cri-cd19-all", "fake-2025-metaanalysis/cr-cri-cd22",
-                           "fake-2025-metaanalysis/crs-g3-cd19-all"]
+                           "fake-2025-metaanalysis/crs-g3-cd19-all", "fake-2025-metaanalysis/efs-hr-bispecific"]
+    ratio = got["fake-2025-metaanalysis/efs-hr-bispecific"]
+    assert not ratio.answered and "hazard ratio" in (ratio.reason or "")
     both = got["fake-2025-metaanalysis/cr-cri-cd19-all"]
     assert not both.answered and "fake-alpha" in (both.reason or "") and "fake-delta" in (both.reason or "")
     cd22 = got["fake-2025-metaanalysis/cr-cri-cd22"]
@@ -120,7 +122,7 @@ def test_cli_json(release: Path, capsys: pytest.CaptureFixture[str]) -> None:
     first = data["estimates"][0]
     assert set(first) == {"published", "pedall"}
     assert first["published"]["studies"][0]["study_id"] == "fake-alpha"
-    assert [e["pedall"]["answered"] for e in data["estimates"]] == [False, True, True]
+    assert [e["pedall"]["answered"] for e in data["estimates"]] == [False, True, True, False]
     assert main(["replicate", "--release", str(release)]) == 0
     table = capsys.readouterr().out
     assert "not answered" in table and "only in the review: Fake 2022 (FAKE-DELTA cohort)" in table

@@ -125,8 +125,9 @@ def _estimate(r: Path, **extra: str) -> None:
     add_row(r, "published_estimates", **{
         "estimate_id": "doe-2024-sr/cr", "publication_id": "doe-2024-sr", "question": "CR/CRi",
         "intervention_class": "cd19_car_t", "endpoint": "cr_cri", "design_set": "all", "model": "random",
-        "tau2_method": "DL", "transform": "logit", "estimate": "80", "ci_lower": "70", "ci_upper": "88",
-        "ci_level": "95", "source_location": "abstract", "value_origin": "reported", **extra})
+        "tau2_method": "DL", "transform": "logit", "effect_measure": "proportion", "estimate": "80",
+        "ci_lower": "70", "ci_upper": "88", "ci_level": "95", "source_location": "abstract",
+        "value_origin": "reported", **extra})
 
 
 def _review_with_study(r: Path) -> str:

@@ -160,8 +160,9 @@ def _load(root: Path) -> Package:
 
 def _enums_from(schema: dict[str, Any], schemas: dict[str, Any], name: str) -> dict[str, Any]:
     """Resolve `"enumFrom": "table.column"`: a field that takes another table's enumeration gets a copy
-    of it here, at load time, so that the enumeration is written once and every reader (checks,
-    DuckDB and Parquet types, the release's inline schemas) sees it whole."""
+    of it here, at load time (after the values of its own enumeration, if it has one), so that the
+    enumeration is written once and every reader (checks, DuckDB and Parquet types, the release's
+    inline schemas) sees it whole."""
     if not any("enumFrom" in f for f in schema["fields"]):
         return schema
     schema = copy.deepcopy(schema)
@@ -172,7 +173,8 @@ def _enums_from(schema: dict[str, Any], schemas: dict[str, Any], name: str) -> d
         source = next((g for g in schemas.get(table, {}).get("fields", []) if g["name"] == column), None)
         if source is None or "enum" not in source.get("constraints", {}):
             raise PackageError(f"{name}: field {f['name']}: enumFrom {f['enumFrom']!r} names no enumerated field")
-        f.setdefault("constraints", {})["enum"] = list(source["constraints"]["enum"])
+        own = list(f.get("constraints", {}).get("enum", []))  # values of its own come first
+        f.setdefault("constraints", {})["enum"] = own + [v for v in source["constraints"]["enum"] if v not in own]
     return schema
 
 

@@ -135,6 +135,7 @@ class Published:
     model: str
     tau2_method: str
     transform: str
+    effect_measure: str
     k: int | None
     n_total: int | None
     estimate: float | None
@@ -199,24 +200,29 @@ def _load(db: Path, check: Callable[[duckdb.DuckDBPyConnection], None] | None) -
     out = []
     for e in est:
         fields = {k: (str(v) if k in ("intervention_class", "design_set", "model", "tau2_method", "transform",
-                                      "value_origin") and v is not None else v)
+                                      "effect_measure", "value_origin") and v is not None else v)
                   for k, v in e.items() if k in Published.__dataclass_fields__}
         out.append(Published(**fields, studies=[{k: i[k] for k in ("study_label", "study_id", "note")}
                                                 for i in inc if i["estimate_id"] == e["estimate_id"]]))
     return out, row[0] if row else "unknown"
 
 
-def _method(p: Published) -> tuple[str, str, str, list[str]]:
-    """(model, tau² method, transform) pedall uses for the review's question, and what it changed."""
+def _method(p: Published) -> tuple[str, str, str, str, list[str]]:
+    """(design, model, tau² method, transform) pedall uses for the review's question, and what it changed."""
     dev = []
+    design = "all" if p.design_set == "unknown" else p.design_set
+    if p.design_set == "unknown":
+        dev.append("design set not stated by the review: all designs used")
     model = "fixed" if p.model in ("fixed", "common") else "random"
+    if p.model == "unknown":
+        dev.append("model not stated by the review: random effects used")
     method = p.tau2_method if p.tau2_method in ("DL", "REML") else "REML"
     if model == "random" and p.tau2_method not in ("DL", "REML"):
         dev.append(f"tau² method {p.tau2_method}: pedall has DL and REML; REML used")
     transform = p.transform if p.transform in TRANSFORMS else "logit"
     if p.transform not in TRANSFORMS:
         dev.append(f"transform {p.transform}: pooled on the logit scale")
-    return model, method, transform, dev
+    return design, model, method, transform, dev
 
 
 def _overlap_keep(db: Path, mapped: set[str]) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
@@ -231,13 +237,17 @@ def _overlap_keep(db: Path, mapped: set[str]) -> tuple[tuple[str, ...], list[tup
 
 def answer(db: Path, p: Published, include_third_party: bool = False,
            check: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> Answer:
-    model, method, transform, dev = _method(p)
+    design, model, method, transform, dev = _method(p)
     mapped = {s["study_id"] for s in p.studies if s["study_id"]}
     a = Answer(p, answered=False, deviations=dev)
+    if p.effect_measure != "proportion":
+        a.reason = (f"a between-group {p.effect_measure.replace('_', ' ')}: pedall replicate answers pooled "
+                    "proportions of single groups (and survival at a time point)")
+        return a
     keep, both = _overlap_keep(db, mapped)
     try:
         res = pool(db, p.endpoint, timepoint=p.timepoint_months, grade_min=p.grade_min, method=method,
-                   design=p.design_set, include_third_party=include_third_party,
+                   design=design, include_third_party=include_third_party,
                    keep=keep, intervention_class=p.intervention_class, check=check)
     except PoolError as exc:
         a.reason = str(exc)  # the review's studies stay in published.studies; pedall has none to compare
@@ -302,11 +312,15 @@ def render(rep: Replication, fmt: str = "table") -> str:
     if not rep.answers:
         return f"pedall {rep.version}: no published estimate in the table published_estimates"
     lines = [f"Published pooled estimates and pedall {rep.version}'s answer to the same question", rep.design_note, ""]
-    head = ["published estimate", "k", "N", "%", "CI", "I² %", "pedall: k", "N", "%", "95% CI", "I² %"]
+    head = ["published estimate", "k", "N", "estimate", "CI", "I² %", "pedall: k", "N", "%", "95% CI", "I² %"]
     body = []
     for a in rep.answers:
         p = a.published
-        body.append([p.estimate_id, str(p.k or ""), str(p.n_total or ""), _pct(p.estimate), _ci(p.ci_lower, p.ci_upper),
+        ratio = p.effect_measure != "proportion"  # printed with two decimals, not as a percent
+        est = "" if p.estimate is None else f"{p.estimate:.2f}" if ratio else _pct(p.estimate)
+        ci = "" if p.ci_lower is None or p.ci_upper is None else (
+            f"{p.ci_lower:.2f}–{p.ci_upper:.2f}" if ratio else _ci(p.ci_lower, p.ci_upper))
+        body.append([p.estimate_id, str(p.k or ""), str(p.n_total or ""), est, ci,
                      _pct(p.i2), str(a.k or "") if a.answered else "—", str(a.n or ""), _pct(a.estimate),
                      _ci(a.ci_lower, a.ci_upper), _pct(a.i2)])
     lines += aligned(head, body)
@@ -315,8 +329,9 @@ def render(rep: Replication, fmt: str = "table") -> str:
         what = p.endpoint + (f", grade ≥{p.grade_min}" if p.grade_min else "") + (
             f", {p.timepoint_months:g} months" if p.timepoint_months is not None else "")
         lines += ["", f"{p.estimate_id}: {p.question}",
-                  f"  review: {p.review} ({p.publication_id}, {p.source_location}); {p.model} model, tau² "
-                  f"{p.tau2_method}, transform {p.transform}; {p.intervention_class}, {what}, design {p.design_set}"
+                  f"  review: {p.review} ({p.publication_id}, {p.source_location}); "
+                  f"{p.effect_measure.replace('_', ' ')}, {p.model} model, tau² {p.tau2_method}, "
+                  f"transform {p.transform}; {p.intervention_class}, {what}, design {p.design_set}"
                   + (f"; population: {p.population}" if p.population else "")]
         if not a.answered:
             lines.append(f"  pedall: not answered: {a.reason}")

@@ -62,7 +62,12 @@ def _percent_agrees(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
 
 def _percent_range(col: str) -> Callable[[pd.DataFrame, pd.DataFrame], pd.Series]:
     def ok(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
-        is_pct = df["unit"].eq("percent").fillna(False) if "unit" in df else True
+        if "unit" in df:
+            is_pct = df["unit"].eq("percent").fillna(False)
+        elif "effect_measure" in df:  # published_estimates: a proportion is a percent, a ratio is not
+            is_pct = df["effect_measure"].eq("proportion").fillna(False)
+        else:
+            is_pct = True
         v = df[col]
         return ~(is_pct & v.notna() & ((v < 0) | (v > 100))).fillna(False).astype(bool)
     return ok
@@ -92,11 +97,11 @@ RULES: tuple[Rule, ...] = (
     Rule("ci-needs-level", ("outcomes", "published_estimates"), "ci_level",
          lambda d, r: ~((d["ci_lower"].notna() | d["ci_upper"].notna()) & d["ci_level"].isna()),
          lambda row: "a confidence interval needs its ci_level"),
-    Rule("proportion-in-0-100", ("outcomes",), "estimate", _percent_range("estimate"),
+    Rule("proportion-in-0-100", ("outcomes", "published_estimates"), "estimate", _percent_range("estimate"),
          lambda row: f"percent {row['estimate']} outside 0-100"),
-    Rule("proportion-in-0-100", ("outcomes",), "ci_lower", _percent_range("ci_lower"),
+    Rule("proportion-in-0-100", ("outcomes", "published_estimates"), "ci_lower", _percent_range("ci_lower"),
          lambda row: f"percent {row['ci_lower']} outside 0-100"),
-    Rule("proportion-in-0-100", ("outcomes",), "ci_upper", _percent_range("ci_upper"),
+    Rule("proportion-in-0-100", ("outcomes", "published_estimates"), "ci_upper", _percent_range("ci_upper"),
          lambda row: f"percent {row['ci_upper']} outside 0-100"),
     Rule("unit-required", ("outcomes",), "unit", _unit_required, lambda row: "an estimate needs its unit"),
     Rule("comparator-for-effects", ("outcomes",), "comparator_arm_id", _comparator_only_for_effects,
