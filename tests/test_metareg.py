@@ -47,9 +47,9 @@ def test_study_moderators_view(extended: Path) -> None:
     assert rows["fake-gamma"][3] == "CD19+CD3" and rows["fake-delta"][4] == "prospective_cohort"
 
 
-def _r_metareg(xs: list[int], ns: list[int], mods: str, method: str) -> dict[str, float]:
+def _r_metareg(xs: list[int], ns: list[int], mods: str, method: str, test: str = "z") -> dict[str, float]:
     code = (f"res <- rma(measure = 'PLO', xi = {_vec(xs)}, ni = {_vec(ns)}, mods = {mods}, method = '{method}', "
-            f"{_CONTROL})\n"
+            f"test = '{test}', {_CONTROL})\n"
             "p <- length(coef(res))\n"
             "cat(sprintf('b%d=%.12f\\nse%d=%.12f\\nz%d=%.12f\\np%d=%.12f\\nlo%d=%.12f\\nhi%d=%.12f\\n', "
             "1:p, coef(res), 1:p, res$se, 1:p, res$zval, 1:p, res$pval, 1:p, res$ci.lb, 1:p, res$ci.ub), sep = '')\n"
@@ -61,7 +61,7 @@ def _r_metareg(xs: list[int], ns: list[int], mods: str, method: str) -> dict[str
 def _compare(mr, r: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
     f = mr.fit
     for i, c in enumerate(f.coefficients, 1):
-        for attr, key in (("estimate", "b"), ("se", "se"), ("z", "z"), ("p", "p"), ("ci_lower", "lo"),
+        for attr, key in (("estimate", "b"), ("se", "se"), ("statistic", "z"), ("p", "p"), ("ci_lower", "lo"),
                           ("ci_upper", "hi")):
             assert math.isclose(getattr(c, attr), r[f"{key}{i}"], abs_tol=TOL), (c.name, attr, r[f"{key}{i}"])
     assert f.qm_df == r["qmdf"]
@@ -70,16 +70,17 @@ def _compare(mr, r: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
         assert math.isclose(getattr(f, attr), r[key], abs_tol=TOL), (attr, getattr(f, attr), r[key])
 
 
+@pytest.mark.parametrize("test", ["z", "knha"])
 @pytest.mark.parametrize("method", ["REML", "DL"])
-def test_categorical_moderator_agrees_with_metafor(extended: Path, method: str) -> None:
+def test_categorical_moderator_agrees_with_metafor(extended: Path, method: str, test: str) -> None:
     require(_metafor_available(), "R with metafor", "apt-get install r-base-core r-cran-metafor")
-    mr = metareg(extended, "cr_cri", ["costimulatory_domain"], method=method)
+    mr = metareg(extended, "cr_cri", ["costimulatory_domain"], method=method, test=test)
     assert {m.study.study_id for m in mr.studies} == set(COSTIM)
     assert mr.left_out == [("fake-gamma", "no value of costimulatory_domain")]  # a bispecific has no CAR
     assert mr.reference == {"costimulatory_domain": "4-1BB"}
     ids = [m.study.study_id for m in mr.studies]
     mods = f"~ factor(c({', '.join(repr(COSTIM[s]) for s in ids)}), levels = c('4-1BB', 'CD28'))"
-    r = _r_metareg([m.study.xi for m in mr.studies], [m.study.n for m in mr.studies], mods, method)
+    r = _r_metareg([m.study.xi for m in mr.studies], [m.study.n for m in mr.studies], mods, method, test)
     _compare(mr, r)
     assert mr.fit.tau2 > 0.05  # a case with residual heterogeneity left to estimate
 

@@ -226,7 +226,9 @@ def _run(args: argparse.Namespace) -> int:
             if args.moderator:
                 from . import metareg
 
-                mr = metareg.metareg(db, args.measure, args.moderator, timepoint=args.timepoint,
+                # --test knha, where pool has that option (Knapp-Hartung), applies to the regression too
+                mr = metareg.metareg(db, args.measure, args.moderator, test=getattr(args, "test", None) or "z",
+                                     timepoint=args.timepoint,
                                      grade_min=args.grade_min, by=args.by, population=args.population,
                                      method=args.method, design=args.design,
                                      include_third_party=args.include_third_party, keep=tuple(args.keep),

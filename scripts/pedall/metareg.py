@@ -44,7 +44,7 @@ class Coefficient:
     name: str
     estimate: float
     se: float
-    z: float
+    statistic: float  # z, or t with --test knha
     p: float
     ci_lower: float
     ci_upper: float
@@ -68,6 +68,7 @@ class Fit:
     r2: float  # percent
     method: str
     k: int
+    test: str = "z"  # z, or knha (Knapp-Hartung: t and F tests on k - p degrees of freedom)
 
 
 def _tau2(y: np.ndarray, v: np.ndarray, x: np.ndarray, method: str, tol: float = 1e-12,
@@ -95,8 +96,10 @@ def _tau2(y: np.ndarray, v: np.ndarray, x: np.ndarray, method: str, tol: float =
 
 
 def fit(yi: list[float] | np.ndarray, vi: list[float] | np.ndarray, x: np.ndarray, names: list[str],
-        method: str = "REML", level: float = 95.0) -> Fit:
-    """Fit the model; x is the design matrix with the intercept as its first column."""
+        method: str = "REML", level: float = 95.0, test: str = "z") -> Fit:
+    """Fit the model; x is the design matrix with the intercept as its first column. With test =
+    "knha" the covariance of the coefficients is scaled by the weighted residual variance and the
+    tests and CIs use t (and QM an F) on k - p degrees of freedom, as metafor's test = "knha"."""
     y, v, x = np.asarray(yi, float), np.asarray(vi, float), np.asarray(x, float)
     k, p = x.shape
     if k <= p:
@@ -109,13 +112,23 @@ def fit(yi: list[float] | np.ndarray, vi: list[float] | np.ndarray, x: np.ndarra
     xtwx = x.T @ (x * w[:, None])
     vb = np.linalg.inv(xtwx)
     b = vb @ (x.T @ (w * y))
+    if test == "knha":
+        vb = vb * float(np.sum(w * (y - x @ b) ** 2)) / (k - p)
+        dist: Any = stats.t(k - p)
+    else:
+        dist = stats.norm()
     se = np.sqrt(np.diag(vb))
-    zcrit = float(stats.norm.ppf(0.5 + level / 200))
+    crit = float(dist.ppf(0.5 + level / 200))
     coefs = tuple(Coefficient(n, float(b[i]), float(se[i]), float(b[i] / se[i]),
-                              float(2 * stats.norm.sf(abs(b[i] / se[i]))), float(b[i] - zcrit * se[i]),
-                              float(b[i] + zcrit * se[i])) for i, n in enumerate(names))
+                              float(2 * dist.sf(abs(b[i] / se[i]))), float(b[i] - crit * se[i]),
+                              float(b[i] + crit * se[i])) for i, n in enumerate(names))
     mods = slice(1, p)
     qm = float(b[mods] @ np.linalg.solve(vb[mods, mods], b[mods]))
+    if test == "knha":  # an F statistic on (p - 1, k - p) degrees of freedom
+        qm /= p - 1
+        qm_p = float(stats.f.sf(qm, p - 1, k - p))
+    else:
+        qm_p = float(stats.chi2.sf(qm, p - 1))
     w_fe = 1.0 / v
     wx = x * w_fe[:, None]
     p_fe = np.diag(w_fe) - wx @ np.linalg.solve(x.T @ wx, wx.T)
@@ -123,8 +136,8 @@ def fit(yi: list[float] | np.ndarray, vi: list[float] | np.ndarray, x: np.ndarra
     typical_v = (k - p) / float(np.trace(p_fe))
     tau2_re = _tau2(y, v, np.ones((k, 1)), method)
     r2 = 0.0 if tau2_re == 0 else max(0.0, 100.0 * (tau2_re - tau2) / tau2_re)
-    return Fit(coefs, vb, tau2, qm, p - 1, float(stats.chi2.sf(qm, p - 1)), qe, k - p,
-               float(stats.chi2.sf(qe, k - p)), 100.0 * tau2 / (typical_v + tau2), tau2_re, r2, method, k)
+    return Fit(coefs, vb, tau2, qm, p - 1, qm_p, qe, k - p, float(stats.chi2.sf(qe, k - p)),
+               100.0 * tau2 / (typical_v + tau2), tau2_re, r2, method, k, test)
 
 
 @dataclass
@@ -156,8 +169,11 @@ def moderator_columns(con: Any) -> dict[str, str]:
             for n, t in cols if n not in _NOT_MODERATORS}
 
 
-def metareg(db: Path, endpoint: str, moderators: list[str], **pool_args: Any) -> MetaRegression:
-    """Pool as `pool(db, endpoint, **pool_args)` does, then regress its studies on the moderators."""
+def metareg(db: Path, endpoint: str, moderators: list[str], test: str = "z", **pool_args: Any) -> MetaRegression:
+    """Pool as `pool(db, endpoint, **pool_args)` does, then regress its studies on the moderators
+    (test: "z", or "knha" for Knapp-Hartung t and F tests)."""
+    if test not in ("z", "knha"):
+        raise PoolError(f"unknown test {test!r}: z or knha")
     if pool_args.get("by"):
         raise PoolError("--by and --moderator are alternatives: a categorical moderator compares the groups")
     if len(set(moderators)) != len(moderators):
@@ -201,7 +217,7 @@ def metareg(db: Path, endpoint: str, moderators: list[str], **pool_args: Any) ->
         raise PoolError(f"{len(kept)} studies with a value of every moderator cannot fit {len(names)} coefficients"
                         + (" (left out: " + "; ".join(f"{s}: {w}" for s, w in left_out) + ")" if left_out else ""))
     x = np.column_stack(columns)
-    f = fit([k.study.yi for k in kept], [k.study.vi for k in kept], x, names, res.method)
+    f = fit([k.study.yi for k in kept], [k.study.vi for k in kept], x, names, res.method, test=test)
     return MetaRegression(res, list(moderators), {m: available[m] for m in moderators}, reference, kept, f,
                           left_out)
 
@@ -222,10 +238,11 @@ def render(mr: MetaRegression, fmt: str = "table") -> str:
     f, res = mr.fit, mr.pooled
     if fmt == "json":
         return dumps({"endpoint": res.measure, "title": res.title, "version": res.version, "design": res.design,
-                      "include_third_party": res.third_party, "method": f.method, "test": "z",
+                      "include_third_party": res.third_party, "method": f.method, "test": f.test,
                       "scale": res.scale.name, "mods": mr.formula, "moderators": mr.kinds,
                       "reference_levels": mr.reference, "k": f.k, "coefficients": coefficient_rows(mr),
-                      "qm": {"statistic": f.qm, "df": f.qm_df, "p": f.qm_p},
+                      "qm": {"statistic": f.qm, "df": [f.qm_df, f.qe_df] if f.test == "knha" else f.qm_df,
+                             "p": f.qm_p, "distribution": "F" if f.test == "knha" else "chi-square"},
                       "qe": {"statistic": f.qe, "df": f.qe_df, "p": f.qe_p},
                       "tau2": f.tau2, "i2": f.i2, "tau2_without_moderators": f.tau2_re, "r2": f.r2,
                       "studies": [{"study_id": m.study.study_id, "label": m.study.label, "yi": m.study.yi,
@@ -240,15 +257,17 @@ def render(mr: MetaRegression, fmt: str = "table") -> str:
         w.writerows(coefficient_rows(mr))
         return buf.getvalue()
     refs = "; ".join(f"{m}: reference {r}" for m, r in mr.reference.items())
-    lines = [f"{res.title} — mixed-effects meta-regression, mods = {mr.formula} ({f.method}, z tests), "
+    tests = f"Knapp-Hartung t tests, df {f.qe_df}" if f.test == "knha" else "z tests"
+    lines = [f"{res.title} — mixed-effects meta-regression, mods = {mr.formula} ({f.method}, {tests}), "
              f"{res.scale.name} scale, pedall {res.version}", res.selection,
              f"k = {f.k} studies" + (f"; {refs}" if refs else ""), "",
              f"Coefficients ({res.scale.name} scale):"]
-    head = ["", "estimate", "SE", "z", "p", "95% CI"]
-    body = [[c.name, _num(c.estimate), _num(c.se), _num(c.z, 3), _num(c.p), f"{_num(c.ci_lower)} to {_num(c.ci_upper)}"]
-            for c in f.coefficients]
+    head = ["", "estimate", "SE", "t" if f.test == "knha" else "z", "p", "95% CI"]
+    body = [[c.name, _num(c.estimate), _num(c.se), _num(c.statistic, 3), _num(c.p),
+             f"{_num(c.ci_lower)} to {_num(c.ci_upper)}"] for c in f.coefficients]
     lines += aligned(head, body)
-    lines += ["", f"Test of moderators: QM({f.qm_df}) = {_num(f.qm)}, p = {_num(f.qm_p)}",
+    qm = f"F({f.qm_df}, {f.qe_df})" if f.test == "knha" else f"QM({f.qm_df})"
+    lines += ["", f"Test of moderators: {qm} = {_num(f.qm)}, p = {_num(f.qm_p)}",
               f"Residual heterogeneity: QE({f.qe_df}) = {_num(f.qe)}, p = {_num(f.qe_p)}; "
               f"tau² = {_num(f.tau2)}; I² = {f.i2:.1f}%",
               f"R² = {f.r2:.1f}% (tau² without moderators {_num(f.tau2_re)}, same studies)", "", "Studies:"]

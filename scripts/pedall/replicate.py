@@ -130,7 +130,7 @@ class Published:
     endpoint: str
     grade_min: int | None
     timepoint_months: float | None
-    population: str | None
+    population_label: str | None
     design_set: str
     model: str
     tau2_method: str
@@ -332,7 +332,7 @@ def render(rep: Replication, fmt: str = "table") -> str:
                   f"  review: {p.review} ({p.publication_id}, {p.source_location}); "
                   f"{p.effect_measure.replace('_', ' ')}, {p.model} model, tau² {p.tau2_method}, "
                   f"transform {p.transform}; {p.intervention_class}, {what}, design {p.design_set}"
-                  + (f"; population: {p.population}" if p.population else "")]
+                  + (f"; population: {p.population_label}" if p.population_label else "")]
         if not a.answered:
             lines.append(f"  pedall: not answered: {a.reason}")
             listed = "; ".join(s["study_label"] for s in p.studies)
