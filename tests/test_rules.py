@@ -109,7 +109,68 @@ def _arm_of_other_study(table: str, path: str) -> Callable[[Path], str]:
     return corrupt
 
 
+PE = "data/published_estimates.csv"
+
+
+def _estimate_line(r: Path) -> int:
+    return line_of(r, "published_estimates", estimate_id="doe-2024-sr/cr")
+
+
+def _review(r: Path) -> None:
+    add_row(r, "publications", publication_id="doe-2024-sr", first_author="Doe J", year="2024", journal="X",
+            title="A meta-analysis", report_type="systematic_review", evidence_read="abstract")
+
+
+def _estimate(r: Path, **extra: str) -> None:
+    add_row(r, "published_estimates", **{
+        "estimate_id": "doe-2024-sr/cr", "publication_id": "doe-2024-sr", "question": "CR/CRi",
+        "intervention_class": "cd19_car_t", "endpoint": "cr_cri", "design_set": "all", "model": "random",
+        "tau2_method": "DL", "transform": "logit", "effect_measure": "proportion", "estimate": "80",
+        "ci_lower": "70", "ci_upper": "88", "ci_level": "95", "source_location": "abstract",
+        "value_origin": "reported", **extra})
+
+
+def _review_with_study(r: Path) -> str:
+    _review(r)
+    line = set_cell(r, "publications", {"publication_id": "doe-2024-sr"}, study_id="eliana")
+    return f"data/publications.csv:{line}: study_id:"
+
+
+def _report_without_study(r: Path) -> str:
+    line = set_cell(r, "publications", {"publication_id": "maude-2018-nejm"}, study_id="")
+    return f"data/publications.csv:{line}: study_id:"
+
+
+def _outcome_from_review(r: Path) -> str:
+    _review(r)
+    return f"{OUT}:{set_cell(r, 'outcomes', CR, publication_id='doe-2024-sr')}: publication_id:"
+
+
+def _estimate_from_trial_report(r: Path) -> str:
+    _estimate(r, publication_id="maude-2018-nejm")
+    return f"{PE}:{_estimate_line(r)}: publication_id:"
+
+
+def _estimate_outside_ci(r: Path) -> str:
+    _review(r)
+    _estimate(r, estimate="95")
+    return f"{PE}:{_estimate_line(r)}: estimate:"
+
+
+def _estimate_class_outside_studies_enum(r: Path) -> str:
+    # the enumeration is the studies', taken over by enumFrom: a value studies cannot hold is refused here too
+    _review(r)
+    _estimate(r, intervention_class="cd19_cart")
+    return f"{PE}:{_estimate_line(r)}: intervention_class:"
+
+
 CASES: dict[str, tuple[Callable[[Path], str], str]] = {
+    "study-unless-review/review-with-study": (_review_with_study, "study-unless-review"),
+    "study-unless-review/report-without-study": (_report_without_study, "study-unless-review"),
+    "value-not-from-review/outcomes": (_outcome_from_review, "value-not-from-review"),
+    "estimate-from-review/trial-report": (_estimate_from_trial_report, "estimate-from-review"),
+    "ci-brackets-estimate/published-estimate": (_estimate_outside_ci, "ci-brackets-estimate"),
+    "enum/published-estimate-class": (_estimate_class_outside_studies_enum, "constraint-error"),
     "events-le-total/adverse_events": (_events_ae, "events-le-total"),
     "events-le-total/characteristics": (_events_characteristics, "events-le-total"),
     "percent-agrees-with-counts/adverse_events": (_percent_ae, "percent-agrees-with-counts"),

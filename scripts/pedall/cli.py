@@ -74,8 +74,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="of two overlapping studies, use this one (repeatable)")
     pl.add_argument("--drop", action="append", default=[], metavar="STUDY", help="leave this study out (repeatable)")
     pl.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    pl.add_argument("--plot", type=Path, help="write a forest plot (.png or .svg)")
+    pl.add_argument("--plot", type=Path, help="write a forest plot (.png or .svg); with --moderator, a bubble plot")
+    pl.add_argument("--moderator", action="append", default=[], metavar="NAME",
+                    help="meta-regression on this column of the view study_moderators (repeatable)")
     _release_arguments(pl)
+    rp = sub.add_parser("replicate", help="each published pooled estimate beside pedall's answer to the same question")
+    rp.add_argument("--include-third-party", action="store_true",
+                    help="also use figures that only a third-party summary gives (never over a trial's own report)")
+    rp.add_argument("--format", choices=["table", "json"], default="table")
+    _release_arguments(rp)
     q = sub.add_parser("query", help="run SQL against a release: its tables and views")
     q.add_argument("sql")
     _release_arguments(q)
@@ -177,6 +184,30 @@ def _run(args: argparse.Namespace) -> int:
         # against the data: `stale` runs on the open connection)
         db, stale = locate(args.release or args.db, args.root)
         _emit(run(db, args.sql, args.format, check=stale))
+    elif args.cmd == "replicate":
+        from . import replicate
+        from .api import locate
+
+        db, stale = locate(args.release or args.db, args.root)
+        _emit(replicate.render(replicate.replicate(db, args.include_third_party, check=stale), args.format))
+    elif args.cmd == "pool" and args.moderator:
+        from . import metareg
+        from .api import locate
+
+        if args.plot and not args.plot.resolve().parent.is_dir():
+            raise UsageError(f"--plot {args.plot}: folder {args.plot.parent} does not exist")
+        db, stale = locate(args.release or args.db, args.root)
+        # --test knha, where pool has that option (Knapp-Hartung), applies to the regression too
+        mr = metareg.metareg(db, args.measure, args.moderator, test=getattr(args, "test", None) or "z",
+                             timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
+                             population=args.population, method=args.method, design=args.design,
+                             include_third_party=args.include_third_party, keep=tuple(args.keep),
+                             drop=tuple(args.drop), check=stale)
+        if args.plot:  # refused before any output when the plot cannot be drawn
+            metareg.draw_bubbles(mr, args.plot)
+        _emit(metareg.render(mr, args.format))
+        if args.plot:
+            print(f"bubble plot written to {args.plot}", file=sys.stderr)
     elif args.cmd == "pool":
         from .api import pool  # the function Python users call, finding the release the same way
 

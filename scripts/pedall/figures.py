@@ -40,6 +40,7 @@ FIGURES = (
 )
 MIN_STUDIES = 2
 COVERAGE_NAME = "coverage"
+REPLICATION_NAME = "published_vs_pedall"
 
 
 def write(db: Path, out: Path, version: str) -> None:
@@ -64,6 +65,7 @@ def write(db: Path, out: Path, version: str) -> None:
         lines += [f"![{spec.name}]({spec.name}.png)", "", f"Files: `{spec.name}.png`, `{spec.name}.svg`", "",
                   "Command:", "", "```sh", spec.command, "```", "", "Result:", "",
                   "```", render(res), "```", ""]
+    lines += _replication(db, out)
     lines += _coverage(db, out)
     (out / "README.md").write_text("\n".join(lines), encoding="utf-8")
 
@@ -84,3 +86,20 @@ def _coverage(db: Path, out: Path) -> list[str]:
             f"Files: `{COVERAGE_NAME}.png`, `{COVERAGE_NAME}.svg`", "", "Command:", "", "```sh",
             'pedall query "select study_id, item, status, value, publication_id from coverage"', "```", "",
             "Counts of core figures per study by status:", "", coverage.markdown_counts(cov), ""]
+
+
+def _replication(db: Path, out: Path) -> list[str]:
+    """Draw the published-against-pedall figure, where a published proportion exists, and its README section."""
+    from . import replicate, replication_plot
+
+    rep = replicate.replicate(db)
+    head = [f"## {REPLICATION_NAME}", "", "Pooled estimates printed by published systematic reviews (table "
+            "`published_estimates`) beside pedall's answer to the same question, with the review's own method where "
+            "pedall has it.", ""]
+    if not replication_plot.drawable(rep):
+        return [*head, "Not drawn: the release holds no published pooled proportion.", ""]
+    for ext in ("png", "svg"):
+        replication_plot.draw(rep, out / f"{REPLICATION_NAME}.{ext}")
+    return [*head, f"![{REPLICATION_NAME}]({REPLICATION_NAME}.png)", "",
+            f"Files: `{REPLICATION_NAME}.png`, `{REPLICATION_NAME}.svg`", "", "Command:", "", "```sh",
+            "pedall replicate --release .", "```", "", "Result:", "", "```", replicate.render(rep), "```", ""]

@@ -9,7 +9,7 @@ import duckdb
 
 from . import coverage
 from .database import DB_NAME
-from .figures import COVERAGE_NAME
+from .figures import COVERAGE_NAME, REPLICATION_NAME
 from .loadsql import NAME as LOAD_SQL
 from .package import Package
 from .readme import R_LOADER
@@ -121,7 +121,7 @@ def render(pkg: Package, folder: Path) -> str:
              "<p class=\"meta\">Figures of each study's summary arm (pooled dose cohorts, else the single arm, else "
              "the first experimental arm) from its newest publication; percents.</p>",
              "<h2 id=\"figures\">Figures</h2>"]
-    figs = sorted(f for f in (folder / "figures").glob("*.svg") if f.stem != COVERAGE_NAME)
+    figs = sorted(f for f in (folder / "figures").glob("*.svg") if f.stem not in (COVERAGE_NAME, REPLICATION_NAME))
     if not figs:
         parts.append("<p>No analysis has at least two studies yet.</p>")
     for f in figs:
@@ -129,6 +129,7 @@ def render(pkg: Package, folder: Path) -> str:
                      f"<figcaption>{_e(f.stem.replace('_', ' '))} — <a href=\"figures/{_e(f.stem)}.png\">PNG</a>, "
                      f"<a href=\"figures/{_e(f.name)}\">SVG</a>; commands in "
                      f"<a href=\"figures/README.md\">figures/README.md</a></figcaption></figure>")
+    parts.append(_published(folder))
     parts.append("<h2 id=\"dictionary\">Data dictionary</h2>")
     for t in pkg.tables.values():
         rows = [(f.name, f.type, "yes" if f.required else "", ", ".join(f.enum) if f.enum else "", f.description)
@@ -151,3 +152,47 @@ def render(pkg: Package, folder: Path) -> str:
                                                              for f in files) + "</ul>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _published(folder: Path) -> str:
+    """The section comparing published pooled estimates with pedall's answer to the same question."""
+    from .replicate import replicate
+
+    rep = replicate(folder / DB_NAME)
+    out = ["<h2 id=\"published\">Published meta-analyses and pedall</h2>",
+           "<p>Pooled estimates printed by systematic reviews (table <code>published_estimates</code>, with the "
+           "studies each review lists in <code>published_estimate_studies</code>) beside pedall's answer to the same "
+           "question: the same intervention class, endpoint and design set, pooled with the review's model, tau² "
+           "method and transform where pedall has them. The two differ for reasons the table shows: the studies "
+           "each side holds, newer reports of the same trials, the population and the endpoint definition each "
+           "figure uses. Command: <code>pedall replicate</code> (<code>--format json</code>).</p>"]
+    if not rep.answers:
+        out.append("<p>This release holds no published pooled estimate yet.</p>")
+        return "\n".join(out)
+    if (folder / "figures" / f"{REPLICATION_NAME}.svg").exists():
+        out.append(f"<figure><img src=\"figures/{REPLICATION_NAME}.svg\" alt=\"published and pedall estimates per "
+                   f"question\"><figcaption>Published (diamonds) and pedall (squares) estimates with 95% CIs — "
+                   f"<a href=\"figures/{REPLICATION_NAME}.png\">PNG</a>, <a href=\"figures/{REPLICATION_NAME}.svg\">"
+                   "SVG</a></figcaption></figure>")
+
+    def est(v: float | None, lo: float | None, hi: float | None, ratio: bool = False) -> str:
+        if v is None:
+            return ""
+        f = "{:.2f}" if ratio else "{:.1f}"
+        return f.format(v) + ("" if lo is None or hi is None else f" ({f.format(lo)}–{f.format(hi)})")
+
+    rows = []
+    for a in rep.answers:
+        p = a.published
+        ratio = p.effect_measure != "proportion"
+        pedall = (est(a.estimate, a.ci_lower, a.ci_upper) if a.answered else f"not answered: {a.reason}")
+        rows.append((p.question, f"{p.review} ({p.source_location})", p.k, p.n_total,
+                     est(p.estimate, p.ci_lower, p.ci_upper, ratio) + (f" {p.effect_measure}" if ratio else ""),
+                     "" if p.i2 is None else f"{p.i2:.0f}", a.k if a.answered else None,
+                     a.n if a.answered else None, pedall, ", ".join(a.in_common), "; ".join(a.only_published),
+                     ", ".join(a.only_pedall), "; ".join(a.deviations)))
+    cols = ["question", "review", "k", "N", "published estimate (CI)", "I² %", "pedall k", "pedall N",
+            "pedall estimate (95% CI)", "studies in common", "only in the review", "only in pedall",
+            "pedall's method differs"]
+    out.append('<div style="overflow-x:auto">' + _table(cols, rows, {"k", "N", "pedall k", "pedall N"}) + "</div>")
+    return "\n".join(out)

@@ -6,6 +6,7 @@ dictionary) is derived from the objects defined here.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,9 +130,12 @@ def load_package(root: Path | str) -> Package:
 def _load(root: Path) -> Package:
     descriptor = _json(root, "datapackage.json")
     tables: dict[str, Table] = {}
+    schemas = {res["name"]: _json(root, res["schema"]) for res in descriptor["resources"]}
+    for name, schema in schemas.items():
+        schemas[name] = _enums_from(schema, schemas, name)
     for res in descriptor["resources"]:
         schema_ref = res["schema"]
-        schema = _json(root, schema_ref)
+        schema = schemas[res["name"]]
         fks = tuple(
             ForeignKey(
                 fields=tuple(_as_list(fk["fields"])),
@@ -152,6 +156,26 @@ def _load(root: Path) -> Package:
             schema=schema,
         )
     return Package(root=root, descriptor=descriptor, tables=tables)
+
+
+def _enums_from(schema: dict[str, Any], schemas: dict[str, Any], name: str) -> dict[str, Any]:
+    """Resolve `"enumFrom": "table.column"`: a field that takes another table's enumeration gets a copy
+    of it here, at load time (after the values of its own enumeration, if it has one), so that the
+    enumeration is written once and every reader (checks, DuckDB and Parquet types, the release's
+    inline schemas) sees it whole."""
+    if not any("enumFrom" in f for f in schema["fields"]):
+        return schema
+    schema = copy.deepcopy(schema)
+    for f in schema["fields"]:
+        if "enumFrom" not in f:
+            continue
+        table, _, column = str(f["enumFrom"]).partition(".")
+        source = next((g for g in schemas.get(table, {}).get("fields", []) if g["name"] == column), None)
+        if source is None or "enum" not in source.get("constraints", {}):
+            raise PackageError(f"{name}: field {f['name']}: enumFrom {f['enumFrom']!r} names no enumerated field")
+        own = list(f.get("constraints", {}).get("enum", []))  # values of its own come first
+        f.setdefault("constraints", {})["enum"] = own + [v for v in source["constraints"]["enum"] if v not in own]
+    return schema
 
 
 def _as_list(value: str | list[str]) -> list[str]:

@@ -239,9 +239,11 @@ def _resolve_overlaps(rows: list[dict], overlaps: list[tuple[str, str, str]], ke
 def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: int | None = None,
          by: str | None = None, population: str | None = None, method: str = "REML",
          design: str = "interventional", include_third_party: bool = False, keep: tuple[str, ...] = (),
-         drop: tuple[str, ...] = (), check: Callable[[duckdb.DuckDBPyConnection], None] | None = None
-         ) -> PoolResult:
-    """`check`, if given, runs on the open connection first (the clone's staleness check)."""
+         drop: tuple[str, ...] = (), check: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+         intervention_class: str | None = None) -> PoolResult:
+    """`check`, if given, runs on the open connection first (the clone's staleness check).
+    `intervention_class`, if given, keeps only studies of that class (pedall replicate asks a review's
+    question of one class), before overlaps are resolved."""
     with connect(db) as con:  # a .duckdb file, a release folder or a release zip
         if check is not None:
             check(con)
@@ -253,6 +255,8 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
                 raise PoolError(f"unknown design {design!r}: one of {', '.join(dict.fromkeys(designs))}")
             kind, label, cands = _candidates(con, measure, timepoint, grade_min, population, design,
                                              include_third_party)
+            if intervention_class is not None:
+                cands = [c for c in cands if c["intervention_class"] == intervention_class]
             overlaps = _overlaps(con)
             labels = _group_labels(con, by)
             row = con.execute("SELECT value FROM pedall_metadata WHERE key = 'version'").fetchone()

@@ -22,6 +22,13 @@ def check(pkg: Package, frames: dict[str, pd.DataFrame]) -> list[Problem]:
                 problems += _publication_reports_arm_study(pkg, name, frames[name], pub_study, arm_study)
         if "outcomes" in have:
             problems += _comparator_same_study(pkg, frames["outcomes"], arm_study)
+    if "publications" in have:
+        review = _lookup(frames["publications"], "publication_id", "report_type").eq("systematic_review")
+        for name in VALUE_TABLES:
+            if name in have:
+                problems += _cites_review(pkg, name, frames[name], review, want=False)
+        if "published_estimates" in have:
+            problems += _cites_review(pkg, "published_estimates", frames["published_estimates"], review, want=True)
     if {"studies", "publications", "arms"} <= have:
         problems += _study_has(pkg, frames, "publications", "study-has-publication")
         problems += _study_has(pkg, frames, "arms", "study-has-arm")
@@ -48,6 +55,20 @@ def _publication_reports_arm_study(pkg: Package, name: str, df: pd.DataFrame, pu
     return [Problem(pkg.tables[name].path, csv_line(int(idx)), "arm_id",
                     f"arm {df.at[idx, 'arm_id']} belongs to study {as_[idx]}, but publication "
                     f"{df.at[idx, 'publication_id']} reports study {ps[idx]}", "publication-reports-arm-study")
+            for idx in df.index[bad]]
+
+
+def _cites_review(pkg: Package, name: str, df: pd.DataFrame, review: pd.Series, want: bool) -> list[Problem]:
+    # A pooled estimate comes from a systematic review; a study's own values never do (a review's
+    # table of a trial's figures is a third_party_summary publication of that trial instead).
+    is_review = df["publication_id"].map(review)
+    bad = (is_review.notna() & (is_review != want)).fillna(False).to_numpy(bool)
+    rule = "estimate-from-review" if want else "value-not-from-review"
+    what = ("is not a systematic_review publication" if want else
+            "is a systematic_review (pooled estimates go to published_estimates; a trial's figures printed "
+            "by a review are a third_party_summary publication of the trial)")
+    return [Problem(pkg.tables[name].path, csv_line(int(idx)), "publication_id",
+                    f"publication {df.at[idx, 'publication_id']} {what}", rule)
             for idx in df.index[bad]]
 
 

@@ -62,7 +62,12 @@ def _percent_agrees(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
 
 def _percent_range(col: str) -> Callable[[pd.DataFrame, pd.DataFrame], pd.Series]:
     def ok(df: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
-        is_pct = df["unit"].eq("percent").fillna(False) if "unit" in df else True
+        if "unit" in df:
+            is_pct = df["unit"].eq("percent").fillna(False)
+        elif "effect_measure" in df:  # published_estimates: a proportion is a percent, a ratio is not
+            is_pct = df["effect_measure"].eq("proportion").fillna(False)
+        else:
+            is_pct = True
         v = df[col]
         return ~(is_pct & v.notna() & ((v < 0) | (v > 100))).fillna(False).astype(bool)
     return ok
@@ -85,18 +90,18 @@ RULES: tuple[Rule, ...] = (
     Rule("percent-agrees-with-counts", ("outcomes", "adverse_events"), "estimate", _percent_agrees,
          lambda row: f"{row['estimate']} does not round from {row['n_events']}/{row['n_total']}"
                      f" = {100 * row['n_events'] / row['n_total']:.3f}%"),
-    Rule("ci-brackets-estimate", ("outcomes",), "estimate",
+    Rule("ci-brackets-estimate", ("outcomes", "published_estimates"), "estimate",
          lambda d, r: ~(((d["ci_lower"] > d["estimate"]) | (d["estimate"] > d["ci_upper"])
                          | (d["ci_lower"] > d["ci_upper"])).fillna(False).astype(bool)),
          lambda row: f"CI [{row['ci_lower']}, {row['ci_upper']}] does not bracket {row['estimate']}"),
-    Rule("ci-needs-level", ("outcomes",), "ci_level",
+    Rule("ci-needs-level", ("outcomes", "published_estimates"), "ci_level",
          lambda d, r: ~((d["ci_lower"].notna() | d["ci_upper"].notna()) & d["ci_level"].isna()),
          lambda row: "a confidence interval needs its ci_level"),
-    Rule("proportion-in-0-100", ("outcomes",), "estimate", _percent_range("estimate"),
+    Rule("proportion-in-0-100", ("outcomes", "published_estimates"), "estimate", _percent_range("estimate"),
          lambda row: f"percent {row['estimate']} outside 0-100"),
-    Rule("proportion-in-0-100", ("outcomes",), "ci_lower", _percent_range("ci_lower"),
+    Rule("proportion-in-0-100", ("outcomes", "published_estimates"), "ci_lower", _percent_range("ci_lower"),
          lambda row: f"percent {row['ci_lower']} outside 0-100"),
-    Rule("proportion-in-0-100", ("outcomes",), "ci_upper", _percent_range("ci_upper"),
+    Rule("proportion-in-0-100", ("outcomes", "published_estimates"), "ci_upper", _percent_range("ci_upper"),
          lambda row: f"percent {row['ci_upper']} outside 0-100"),
     Rule("unit-required", ("outcomes",), "unit", _unit_required, lambda row: "an estimate needs its unit"),
     Rule("comparator-for-effects", ("outcomes",), "comparator_arm_id", _comparator_only_for_effects,
@@ -106,6 +111,11 @@ RULES: tuple[Rule, ...] = (
          lambda d, r: ~(_both(d, "grade_min", "grade_max") & (d["grade_min"] > d["grade_max"])).fillna(False)
          .astype(bool),
          lambda row: f"grade_min {row['grade_min']} exceeds grade_max {row['grade_max']}"),
+    # A systematic review reports many studies, so it alone has no study_id; every other report has one.
+    Rule("study-unless-review", ("publications",), "study_id",
+         lambda d, r: d["study_id"].isna() == d["report_type"].eq("systematic_review").fillna(False).astype(bool),
+         lambda row: "a systematic review has no study_id" if row["report_type"] == "systematic_review"
+         else "study_id is required (only a systematic_review has none)"),
     Rule("count-or-value", ("characteristics",), "value",
          lambda d, r: (d["n"].notna() | d["value"].notna()),
          lambda row: "a characteristic needs n or value"),

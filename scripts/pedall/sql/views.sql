@@ -303,3 +303,65 @@ COMMENT ON VIEW summary_outcome_candidates IS 'Outcome figures of each study''s 
 COMMENT ON VIEW summary_adverse_event_candidates IS 'Adverse-event counts (grade G to 5) of each study''s summary arm by event group (adverse_events.schema.json eventGroups; each event is also its own group), ranked by pick within study, group and lowest grade: all-cause before treatment-related, population in schema order, newest publication; third-party figures (third_party) rank last and are left out unless asked for. pick = 1 is what study_summary shows and pedall pool uses.';
 COMMENT ON VIEW coverage_items IS 'The core figures of the coverage view, in display order.';
 COMMENT ON VIEW coverage IS 'One row per study and core figure (N, CR/CRi, MRD-negative remission, EFS, OS, RFS/DFS, CRS and neurotoxicity any grade and grade >=3, SOS/VOD for inotuzumab): status is the value_origin of the best figure (reported, calculated, read_from_figure), third_party_only, not_applicable, not_in_readable_sources (the sources that could be read do not give it) or source_not_readable (no source of the study could be read); value, publication and how many rows give the figure.';
+
+-- Meta-regression moderators (issue 16). Which characteristic codes stand for each baseline
+-- moderator: only codes that mean the same thing (prior blinatumomab alone, or prior CAR-T alone, is
+-- not all prior CD19-directed therapy; CNS-3 alone is not all CNS disease), first code first.
+CREATE VIEW moderator_characteristics AS
+SELECT * FROM (VALUES
+  ('age_median_years', 'age_median_years', 1),
+  ('prior_hsct_percent', 'prior_hsct', 1),
+  ('prior_hsct_percent', 'prior_hct', 2),
+  ('prior_cd19_directed_percent', 'prior_cd19_directed_therapy', 1),
+  ('prior_cd19_directed_percent', 'prior_cd19_targeted_therapy', 2),
+  ('prior_cd19_directed_percent', 'prior_cd19_directed_immunotherapy', 3),
+  ('high_marrow_burden_percent', 'high_marrow_burden', 1),
+  ('cns_disease_percent', 'cns_disease', 1)
+) AS t(moderator, characteristic, code_order);
+
+-- One row per study: what a meta-regression can explain a pooled figure by (pedall pool --moderator).
+-- Product facts come from the product of the study's summary arm (the arm pool and study_summary use);
+-- baseline characteristics from rows of that same arm, never a third-party summary's: the printed
+-- percent, else n / n_total; where several rows give one, the population in the schema's order, then
+-- the newest publication, then the code's order in moderator_characteristics.
+CREATE VIEW study_moderators AS
+WITH vals AS (
+  SELECT sa.study_id, mc.moderator, mc.code_order, c.population, r.recency_rank,
+         CASE WHEN mc.moderator = 'age_median_years'
+                   THEN CASE WHEN c.unit = 'months' THEN c.value / 12 WHEN c.unit = 'years' OR c.unit IS NULL
+                                 THEN c.value END
+              WHEN c.unit = 'percent' AND c.value IS NOT NULL THEN c.value
+              WHEN c.n IS NOT NULL AND c.n_total > 0 THEN 100.0 * c.n / c.n_total END AS value
+  FROM characteristics c
+  JOIN summary_arms sa USING (arm_id)
+  JOIN moderator_characteristics mc USING (characteristic)
+  JOIN publication_recency r USING (publication_id)
+  WHERE NOT r.third_party
+), best AS (
+  SELECT study_id, moderator, value FROM (
+    SELECT *, row_number() OVER (PARTITION BY study_id, moderator
+                                 ORDER BY population, recency_rank, code_order) AS rn
+    FROM vals WHERE value IS NOT NULL) WHERE rn = 1
+), wide AS (
+  SELECT study_id,
+         any_value(value) FILTER (WHERE moderator = 'age_median_years') AS age_median_years,
+         any_value(value) FILTER (WHERE moderator = 'prior_hsct_percent') AS prior_hsct_percent,
+         any_value(value) FILTER (WHERE moderator = 'prior_cd19_directed_percent') AS prior_cd19_directed_percent,
+         any_value(value) FILTER (WHERE moderator = 'high_marrow_burden_percent') AS high_marrow_burden_percent,
+         any_value(value) FILTER (WHERE moderator = 'cns_disease_percent') AS cns_disease_percent
+  FROM best GROUP BY study_id
+)
+SELECT s.study_id, s.acronym, sa.arm_id AS summary_arm_id, a.product_id, s.intervention_class, p.targets,
+       p.costimulatory_domain, p.construct_origin, p.manufacture, s.design, d.design_group, s.setting,
+       w.age_median_years, w.prior_hsct_percent, w.prior_cd19_directed_percent, w.high_marrow_burden_percent,
+       w.cns_disease_percent
+FROM studies s
+JOIN study_designs d USING (study_id)
+LEFT JOIN summary_arms sa USING (study_id)
+LEFT JOIN arms a ON a.arm_id = sa.arm_id
+LEFT JOIN products p ON p.product_id = a.product_id
+LEFT JOIN wide w USING (study_id)
+ORDER BY s.study_id;
+
+COMMENT ON VIEW moderator_characteristics IS 'Which characteristics.characteristic codes stand for each baseline moderator of study_moderators (only codes with the same meaning), in order of preference.';
+COMMENT ON VIEW study_moderators IS 'One row per study, from its summary arm: intervention class, product targets, costimulatory domain, construct origin, academic or commercial manufacture, design, setting, and baseline characteristics where printed for that arm (median age in years; percent with prior HSCT, prior CD19-directed therapy, high marrow burden, CNS disease), never from a third-party summary. The moderators of pedall pool --moderator.';
