@@ -27,8 +27,9 @@ class FigureSpec:
 
 
 FIGURES = (
-    FigureSpec("cr_cri_by_class", "cr_cri", {"by": "intervention_class"},
-               "Complete remission with or without count recovery (CR/CRi), pooled by intervention class."),
+    FigureSpec("complete_remission_by_class", "complete_remission", {"by": "intervention_class"},
+               "Complete remission (CR/CRi, else CR/CRh, else CR: the endpoint family complete_remission), pooled "
+               "by intervention class."),
     FigureSpec("efs_12m_by_class", "efs", {"timepoint": 12.0, "by": "intervention_class"},
                "Event-free survival at 12 months, pooled by intervention class (studies reporting a CI)."),
     FigureSpec("os_12m_by_class", "os", {"timepoint": 12.0, "by": "intervention_class"},

@@ -46,7 +46,8 @@ def draw(res: PoolResult, path: Path) -> None:
             labels.append((str(item), "bold"))
         elif kind == "study":
             s = item
-            counts = f"{s.xi}/{s.n}" if s.xi is not None else f"N={s.n}"  # type: ignore[attr-defined]
+            counts = (f"{s.xi}/{s.n}" if s.xi is not None  # type: ignore[attr-defined]
+                      else "N not reported" if s.n is None else f"N={s.n}")  # type: ignore[attr-defined]
             labels.append((f"  {s.label}  ({counts})", "normal"))  # type: ignore[attr-defined]
             ax.plot([s.ci_lower, s.ci_upper], [i, i], color="#333333", lw=1)  # type: ignore[attr-defined]
             size = 20 + 180 * (s.weight / max_w)  # type: ignore[attr-defined]
@@ -59,7 +60,8 @@ def draw(res: PoolResult, path: Path) -> None:
             is_all = kind == "overall"
             name = "Overall" if is_all else "Subtotal"
             het = "" if g.k < 2 else f"; I²={g.pooled.i2:.0f}%, τ²={g.pooled.tau2:.3g}"
-            labels.append((f"{name} (k={g.k}, N={g.n}{het})", "bold" if is_all else "normal"))
+            star = "*" if g.n_not_reported else ""  # N of the studies reporting one
+            labels.append((f"{name} (k={g.k}, N={g.n}{star}{het})", "bold" if is_all else "normal"))
             _diamond(ax, i, pct, "#b22222" if is_all else "#e08e45")
             if is_all and not math.isnan(pct["pi_lower"]):
                 ax.plot([pct["pi_lower"], pct["pi_upper"]], [i + 0.42, i + 0.42], color="#b22222", lw=2.5,

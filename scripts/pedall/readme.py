@@ -94,7 +94,7 @@ rma(yi, vi, data = dat, subset = !duplicated(study_id))    # crude: one row per 
 The DuckDB command line (`pip install duckdb-cli`, or a DuckDB release):
 
 ```sh
-duckdb -c ".read {LOAD_SQL}" -c "select study_id, n_treated, cr_cri_percent from study_summary"
+duckdb -c ".read {LOAD_SQL}" -c "select study_id, n_treated, complete_remission_percent from study_summary"
 duckdb -init {LOAD_SQL} -c "select measure, count(*) as n from binary_outcomes group by measure order by n desc limit 5"
 ```
 
