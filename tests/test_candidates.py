@@ -57,7 +57,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         analysis_population="treated", estimate="21")
     # "severe" CRS, no grading system named: stands as grade >=3, labelled
     _ae(root, "zz-zuma-crs", "zz-zuma/a", "crs", "3", "5", publication_id="zz-2023", analysis_population="treated",
-        grading_system="not_reported", n_events="0", n_total="24", note="no severe CRS; severe read as grade 3 or higher")
+        grading_system="not_reported", n_events="0", n_total="24",
+        note="no severe CRS; severe read as grade 3 or higher")
     # 86% of 578: five counts fit, none is derived
     add_row(root, "outcomes", outcome_id="zz-zuma-cr-cri", publication_id="zz-2023", arm_id="zz-zuma/a",
             measure="cr_cri", analysis_population="treated", estimate_type="proportion", n_total="578",

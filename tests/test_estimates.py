@@ -10,8 +10,16 @@ import duckdb
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from pedall.estimates import (clopper_pearson, counts_matching, decimals_of, derived_count, plo, se_from_ci,
-                              wilson, zero_cell)
+from pedall.estimates import (
+    clopper_pearson,
+    counts_matching,
+    decimals_of,
+    derived_count,
+    plo,
+    se_from_ci,
+    wilson,
+    zero_cell,
+)
 from pedall.release import DB_NAME
 
 
@@ -72,7 +80,8 @@ def test_the_views_compute_what_the_functions_compute(real_release: Path) -> Non
         w = wilson(x, n)
         assert (lo, hi) == pytest.approx((100 * w[0], 100 * w[1]), abs=1e-9), (x, n)
         assert (yi, vi) == pytest.approx(plo(x, n), abs=1e-9), (x, n)
-    surv = _rows(db, "SELECT ci_lower, ci_upper, ci_level, se_percent FROM survival_outcomes WHERE se_percent IS NOT NULL")
+    surv = _rows(db, "SELECT ci_lower, ci_upper, ci_level, se_percent FROM survival_outcomes "
+                     "WHERE se_percent IS NOT NULL")
     assert surv
     for lo, hi, level, se in surv:
         assert se == pytest.approx(se_from_ci(lo, hi, level), abs=1e-9)
