@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from . import coverage
+from .candidates import NAME as CANDIDATES
 from .database import DB_NAME
 from .figures import COVERAGE_NAME
 from .loadsql import NAME as LOAD_SQL
@@ -110,7 +111,7 @@ def render(pkg: Package, folder: Path) -> str:
                  f"<a href=\"CITATION.cff\">CITATION.cff</a>. Keywords: {_e(', '.join(d.get('keywords', [])))}."
                  + (f" Derived from: {sources}." if sources else "") + "</p>")
     files = ["README.md", "datapackage.json", "DATA_DICTIONARY.md", "CHANGELOG.md", "CITATION.cff", "LICENSE",
-             "SHA256SUMS", "figures/README.md", LOAD_SQL, R_LOADER, DB_NAME]
+             "SHA256SUMS", "figures/README.md", LOAD_SQL, R_LOADER, CANDIDATES, DB_NAME]
     files += [f"data/{t}.csv" for t in pkg.tables] + [f"parquet/{t}.parquet" for t in pkg.tables]
     parts.append("<h2 id=\"files\">Files</h2><ul>" + "".join(f"<li><a href=\"{_e(f)}\">{_e(f)}</a></li>"
                                                              for f in files) + "</ul>")
