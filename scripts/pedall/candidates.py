@@ -17,14 +17,15 @@ NAME = "summary_candidates.csv"
 # source_table, family or event group, lowest grade (adverse events), then the columns both views share
 _SQL = """
 SELECT c.*, CAST(d.design AS VARCHAR) AS design, d.design_group FROM (
-SELECT 'outcomes' AS source_table, family, CAST(NULL AS BIGINT) AS grade_min, study_id, arm_id,
+SELECT 'outcomes' AS source_table, family, CAST(NULL AS BIGINT) AS grade_min, study_id, arm_id, whole_study,
        outcome_id AS row_id, publication_id, response_definition, member_rank, kind, analysis_population,
        timepoint_months, estimate_type, n_events, n_total, events_derived, estimate, ci_level, ci_lower, ci_upper,
        CAST(NULL AS VARCHAR) AS attribution, CAST(NULL AS VARCHAR) AS summed_from,
        CAST(NULL AS VARCHAR) AS grade_basis, third_party, poolable, unpoolable_reason, pick
 FROM summary_outcome_candidates
 UNION ALL
-SELECT 'adverse_events', event_group, grade_min, study_id, arm_id, ae_id, publication_id, response_definition,
+SELECT 'adverse_events', event_group, grade_min, study_id, arm_id, whole_study, ae_id, publication_id,
+       response_definition,
        NULL, 'binary', analysis_population, NULL, 'proportion', n_events, n_total, events_derived, estimate,
        NULL, NULL, NULL, attribution, summed_from, grade_basis, third_party, poolable, unpoolable_reason, pick
 FROM summary_adverse_event_candidates

@@ -74,6 +74,7 @@ class StudyRow:
     events_derived: bool = False  # the count was derived from a printed percent (proportion_counts)
     summed_from: str | None = None  # adverse events: grades summed to make a grade G-5 count
     grade_basis: str | None = None  # adverse events: graded, or severe_undefined ("severe" read as grade >=3)
+    whole_study: bool = True  # False: a dose cohort stands for the study (its summary arm gives no such figure)
 
 
 @dataclass
@@ -311,7 +312,8 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
         n = r["n_total"] or None  # no N (or 0) is "N not reported", never 0 participants
         common = dict(attribution=r.get("attribution"), third_party=bool(r.get("third_party")),
                       response_definition=r.get("response_definition"), events_derived=bool(r.get("events_derived")),
-                      summed_from=r.get("summed_from"), grade_basis=r.get("grade_basis"))
+                      summed_from=r.get("summed_from"), grade_basis=r.get("grade_basis"),
+                      whole_study=r.get("whole_study", True) is not False)
         if kind == "binary":
             est = 100 * r["n_events"] / n
             studies.append(StudyRow(r["study_id"], r["acronym"] or r["study_id"], group, r["arm_id"],
@@ -414,6 +416,7 @@ def render(res: PoolResult, fmt: str = "table") -> str:
                         else "")
                      + (f", at {s.timepoint_months:g} months" if res.timepoint_window and s.timepoint_months is not None
                         else "")
+                     + ("" if s.whole_study else f", dose cohort {s.arm_id} only")
                      + (", count derived from the printed percent" if s.events_derived else "")
                      + (f", summed from {s.summed_from}" if s.summed_from else "")
                      + (', "severe" (grade not defined) counted as grade ≥3' if s.grade_basis == "severe_undefined"

@@ -108,6 +108,15 @@ SELECT study_id, arm_id FROM (
   FROM arms a JOIN studies s USING (study_id)
   WHERE a.role NOT IN ('factor_group', 'analysis_set')) WHERE rn = 1;
 
+-- The arms whose figures can stand for a study: its summary arm first, then (only where the summary
+-- arm gives no figure of that kind that can be pooled) a dose cohort of the same study, e.g. the
+-- recommended-dose cohort of a dose-finding trial; such a figure is flagged whole_study = false.
+CREATE VIEW candidate_arms AS
+SELECT study_id, arm_id, 0 AS arm_rank FROM summary_arms
+UNION ALL
+SELECT a.study_id, a.arm_id, 1 FROM arms a
+WHERE a.role = 'dose_cohort' AND a.arm_id NOT IN (SELECT arm_id FROM summary_arms);
+
 -- Counts of proportions, with the count a printed percent implies where the row gives none: the
 -- denominator is the row's own n_total, else the participant-flow count of the same arm, population
 -- (population_stages, from participant_flow.schema.json) and publication; a count is derived only
@@ -147,7 +156,8 @@ SELECT d.source_table, d.row_id, coalesce(d.n_events, CASE WHEN f.n_fits = 1 THE
        CASE WHEN d.n_events IS NULL AND f.n_fits = 1 THEN d.n_used ELSE d.n_total END AS n_total,
        d.n_events IS NULL AND coalesce(f.n_fits = 1, false) AS events_derived,
        d.total_from_flow AND d.n_events IS NULL AND coalesce(f.n_fits = 1, false) AS total_from_flow,
-       CASE WHEN d.n_events IS NULL THEN coalesce(f.n_fits, 0) END AS n_counts_matching
+       CASE WHEN d.n_events IS NULL THEN coalesce(f.n_fits, 0) END AS n_counts_matching,
+       d.n_used AS denominator
 FROM denominated d LEFT JOIN fits f USING (source_table, row_id);
 
 -- Endpoint families (measures.schema.json endpointFamilies, table endpoint_families), and every
@@ -165,20 +175,21 @@ WHERE measure NOT IN (SELECT family FROM endpoint_families);
 -- uses (pool, given --population or --no-derived, takes the best pick left). Order: a report of the
 -- trial itself before a third-party summary (third_party: left out unless asked); a figure that can
 -- be pooled (events and total, reported or derived; a time-point estimate with a CI) before one that
--- cannot; the family's member order (response_definition: CR/CRi before CR/CRh before CR); the analysis
+-- cannot; the summary arm before a dose cohort (candidate_arms); the family's member order (response_definition: CR/CRi before CR/CRh before CR); the analysis
 -- population in the order of its schema enumeration; the newest publication; the earliest time point.
--- Only the summary arm, no subgroup, no variant, no comparison.
+-- Only the summary arm or a dose cohort (whole_study false), no subgroup, no variant, no comparison.
 CREATE VIEW summary_outcome_candidates AS
 WITH c AS (
-  SELECT a.study_id, o.arm_id, o.outcome_id, o.publication_id, f.family, f.label AS family_label,
-         f.member_rank, o.measure, o.measure AS response_definition, m.kind,
+  SELECT a.study_id, o.arm_id, ca.arm_rank = 0 AS whole_study, ca.arm_rank, o.outcome_id, o.publication_id,
+         f.family, f.label AS family_label, f.member_rank, o.measure, o.measure AS response_definition, m.kind,
          o.analysis_population AS population_order, CAST(o.analysis_population AS VARCHAR) AS analysis_population,
          o.timepoint_months, CAST(o.estimate_type AS VARCHAR) AS estimate_type,
          coalesce(o.n_events, pc.n_events) AS n_events, coalesce(o.n_total, pc.n_total) AS n_total,
-         coalesce(pc.events_derived, false) AS events_derived, o.estimate, o.ci_level, o.ci_lower, o.ci_upper,
+         coalesce(pc.events_derived, false) AS events_derived, coalesce(o.n_total, pc.denominator) AS n_known,
+         o.estimate, o.ci_level, o.ci_lower, o.ci_upper,
          r.recency_rank, r.third_party, CAST(o.value_origin AS VARCHAR) AS value_origin
   FROM outcomes o
-  JOIN summary_arms sa USING (arm_id)
+  JOIN candidate_arms ca USING (arm_id)
   JOIN arms a USING (arm_id)
   JOIN measures m USING (measure)
   JOIN outcome_families f USING (measure)
@@ -191,8 +202,8 @@ WITH c AS (
              OR (o.estimate_type IN ('kaplan_meier', 'cumulative_incidence') AND o.timepoint_months IS NOT NULL))))
 ), why AS (
   SELECT *, CASE
-    WHEN kind = 'binary' AND n_events IS NULL AND n_total IS NULL THEN 'no count and no N reported'
-    WHEN kind = 'binary' AND coalesce(n_total, 0) = 0 THEN 'N not reported'
+    WHEN kind = 'binary' AND n_events IS NULL AND n_known IS NULL THEN 'no count and no N reported'
+    WHEN kind = 'binary' AND coalesce(n_known, 0) = 0 THEN 'N not reported'
     WHEN kind = 'binary' AND n_events IS NULL THEN 'no count reported, and none follows uniquely from the percent'
     WHEN kind = 'binary' THEN NULL
     WHEN estimate_type = 'median' THEN 'a median, not an estimate at a time point'
@@ -201,11 +212,11 @@ WITH c AS (
     WHEN ci_upper <= ci_lower THEN 'confidence interval has no width' END AS unpoolable_reason
   FROM c
 )
-SELECT * EXCLUDE (population_order), unpoolable_reason IS NULL AS poolable,
+SELECT * EXCLUDE (population_order, n_known, arm_rank), unpoolable_reason IS NULL AS poolable,
        row_number() OVER (PARTITION BY study_id, family,
                                        CASE WHEN kind = 'time_to_event' THEN timepoint_months END,
                                        kind = 'time_to_event' AND estimate_type = 'median'
-                          ORDER BY third_party, unpoolable_reason IS NOT NULL, member_rank, population_order,
+                          ORDER BY third_party, unpoolable_reason IS NOT NULL, arm_rank, member_rank, population_order,
                                    recency_rank, timepoint_months NULLS FIRST, outcome_id) AS pick
 FROM why;
 
@@ -215,7 +226,8 @@ FROM why;
 -- same publication, arm, event, attribution, population and period that give the remaining grades up
 -- to 5 (summed_from says which). A "severe" figure from a source that names no grading system
 -- (grade_basis severe_undefined) stands as grade >=3, labelled. Order: a report of the trial itself
--- before a third-party summary, a figure that can be pooled before one that cannot, a printed grade
+-- before a third-party summary, a figure that can be pooled before one that cannot, the summary arm
+-- before a dose cohort, a printed grade
 -- G-5 count before a sum, an all-cause (or unqualified) count before a treatment-related one, a graded
 -- count before an undefined "severe" one, then the population order, then the newest publication.
 CREATE VIEW summary_adverse_event_candidates AS
@@ -226,19 +238,20 @@ WITH groups AS (
   WHERE event NOT IN (SELECT event_group FROM event_groups)
 ), counted AS (
   SELECT e.*, coalesce(e.n_events, pc.n_events) AS xi, coalesce(e.n_total, pc.n_total) AS ni,
-         coalesce(pc.events_derived, false) AS derived
+         coalesce(pc.events_derived, false) AS derived, coalesce(e.n_total, pc.denominator) AS n_known
   FROM adverse_events e
   LEFT JOIN proportion_counts pc ON pc.source_table = 'adverse_events' AND pc.row_id = e.ae_id
 ), single AS (
   SELECT ae_id, publication_id, arm_id, event, grade_min, grade_max, CAST(attribution AS VARCHAR) AS attribution,
-         analysis_population, xi, ni, estimate, derived, CAST(grading_system AS VARCHAR) AS grading_system,
+         analysis_population, xi, ni, n_known, estimate, derived, CAST(grading_system AS VARCHAR) AS grading_system,
          CAST(NULL AS VARCHAR) AS summed_from, CAST(value_origin AS VARCHAR) AS value_origin,
          grading_system = 'not_reported' AND lower(coalesce(note, '')) LIKE '%severe%' AS severe_undefined
   FROM counted WHERE grade_min IS NOT NULL AND grade_max = 5
 ), summed AS (
   SELECT string_agg(c.ae_id, '+' ORDER BY c.grade_min) AS ae_id, c.publication_id, c.arm_id, c.event,
          g.grade AS grade_min, 5 AS grade_max, CAST(c.attribution AS VARCHAR) AS attribution, c.analysis_population,
-         sum(c.xi) AS xi, max(c.ni) AS ni, CAST(NULL AS DOUBLE) AS estimate, bool_or(c.derived) AS derived,
+         sum(c.xi) AS xi, max(c.ni) AS ni, max(c.ni) AS n_known, CAST(NULL AS DOUBLE) AS estimate,
+         bool_or(c.derived) AS derived,
          CAST(any_value(c.grading_system) AS VARCHAR) AS grading_system,
          'grades ' || string_agg(CASE WHEN c.grade_min = c.grade_max THEN CAST(c.grade_min AS VARCHAR)
                                       ELSE c.grade_min || '-' || c.grade_max END, ' + ' ORDER BY c.grade_min)
@@ -254,24 +267,25 @@ WITH groups AS (
 ), rows AS (
   SELECT * FROM single UNION ALL BY NAME SELECT * FROM summed
 ), why AS (
-  SELECT sa.study_id, e.arm_id, e.ae_id, e.publication_id, g.event_group, g.label AS event_group_label, e.event,
+  SELECT ca.study_id, e.arm_id, ca.arm_rank = 0 AS whole_study, ca.arm_rank, e.ae_id, e.publication_id,
+         g.event_group, g.label AS event_group_label, e.event,
          e.event AS response_definition, e.grade_min, e.grade_max, e.attribution, e.analysis_population AS population_order,
          CAST(e.analysis_population AS VARCHAR) AS analysis_population, e.xi AS n_events, e.ni AS n_total,
          e.derived AS events_derived, e.estimate, e.summed_from,
          CASE WHEN e.severe_undefined THEN 'severe_undefined' ELSE 'graded' END AS grade_basis,
          e.grading_system, e.value_origin, r.recency_rank, r.third_party,
-         CASE WHEN e.xi IS NULL AND e.ni IS NULL THEN 'no count and no N reported'
-              WHEN coalesce(e.ni, 0) = 0 THEN 'N not reported'
+         CASE WHEN e.xi IS NULL AND e.n_known IS NULL THEN 'no count and no N reported'
+              WHEN coalesce(e.n_known, 0) = 0 THEN 'N not reported'
               WHEN e.xi IS NULL THEN 'no count reported, and none follows uniquely from the percent' END
            AS unpoolable_reason
   FROM rows e
-  JOIN summary_arms sa USING (arm_id)
+  JOIN candidate_arms ca USING (arm_id)
   JOIN groups g USING (event)
   JOIN publication_recency r USING (publication_id)
 )
-SELECT * EXCLUDE (population_order), unpoolable_reason IS NULL AS poolable,
+SELECT * EXCLUDE (population_order, arm_rank), unpoolable_reason IS NULL AS poolable,
        row_number() OVER (PARTITION BY study_id, event_group, grade_min
-                          ORDER BY third_party, unpoolable_reason IS NOT NULL, summed_from IS NOT NULL,
+                          ORDER BY third_party, unpoolable_reason IS NOT NULL, arm_rank, summed_from IS NOT NULL,
                                    attribution = 'treatment_related', grade_basis = 'severe_undefined',
                                    population_order, recency_rank, ae_id) AS pick
 FROM why;
@@ -452,12 +466,13 @@ COMMENT ON VIEW latest_outcomes IS 'For each study, arm, comparator, measure, po
 COMMENT ON VIEW binary_outcomes IS 'Every outcome (estimate_type proportion) and adverse-event figure with events (xi) and total (ni): proportion, Wilson 95% CI in percent, and metafor PLO logit yi with sampling variance vi (0.5 added to both cells only when a cell is zero).';
 COMMENT ON VIEW survival_outcomes IS 'Kaplan-Meier and cumulative-incidence estimates at time points (percent) with CIs and a standard error derived from the CI assuming symmetry on the percent scale.';
 COMMENT ON VIEW summary_arms IS 'The arm standing for each study in study_summary, coverage and pedall pool: pooled dose cohorts, else the single arm or whole cohort, else the first experimental arm; never a factor group or an analysis set.';
-COMMENT ON VIEW proportion_counts IS 'For every proportion row (outcomes of estimate_type proportion, adverse events): the count used, either reported or derived (events_derived) where the row prints a percent and a denominator is known (its own n_total, or the participant-flow count of the same arm, population and publication, total_from_flow) and exactly one whole number of events reproduces the percent at its printed decimals; n_counts_matching says how many did. Never written into data/.';
+COMMENT ON VIEW proportion_counts IS 'For every proportion row (outcomes of estimate_type proportion, adverse events): the count used, either reported or derived (events_derived) where the row prints a percent and a denominator is known (its own n_total, or the participant-flow count of the same arm, population and publication, total_from_flow) and exactly one whole number of events reproduces the percent at its printed decimals; n_counts_matching says how many did; denominator is the known denominator. Never written into data/.';
 COMMENT ON VIEW outcome_families IS 'Endpoint families (table endpoint_families, from measures.schema.json endpointFamilies) with their members in order of preference, plus every measure as a family of its own.';
 COMMENT ON VIEW study_summary IS 'One row per study: product, design, N treated or infused, complete remission (the endpoint family complete_remission, with the response_definition used), 12-month EFS and OS, grade >=3 CRS and neurotoxicity of its summary arm, where reported: the pick = 1 figures of summary_outcome_candidates and summary_adverse_event_candidates, which pedall pool uses too; percents computed from counts where there are counts; derived_counts names figures whose count was derived from a printed percent.';
 COMMENT ON VIEW study_designs IS 'Each study''s design and its group (interventional or observational), from studies.schema.json designGroups (table design_groups). pedall pool uses interventional studies unless --design says otherwise.';
-COMMENT ON VIEW summary_outcome_candidates IS 'Outcome figures of each study''s summary arm that can stand for the study, by endpoint family (outcome_families: e.g. complete_remission, and each measure alone), ranked by pick within study, family (and time point for time-to-event measures): own report before third-party summary, poolable before not (unpoolable_reason says why not), member order (response_definition), population in schema order, newest publication, earliest time point. Counts include those derived from printed percents (events_derived). pick = 1 is what study_summary and coverage show and pedall pool uses.';
-COMMENT ON VIEW summary_adverse_event_candidates IS 'Adverse-event counts (grade G to 5) of each study''s summary arm by event group (adverse_events.schema.json eventGroups; each event is also its own group), ranked by pick within study, group and lowest grade: own report before third-party summary, poolable before not, a printed G-5 count before one summed from rows giving every grade from G to 5 (summed_from), all-cause before treatment-related, graded before an undefined "severe" (grade_basis severe_undefined, treated as grade >=3), population in schema order, newest publication. A grade 3-only or 3-4 row alone never counts as grade >=3. pick = 1 is what study_summary and coverage show and pedall pool uses.';
+COMMENT ON VIEW candidate_arms IS 'The arms whose figures can stand for a study: its summary arm (arm_rank 0), then its dose cohorts (arm_rank 1), used only where the summary arm gives no poolable figure of that kind.';
+COMMENT ON VIEW summary_outcome_candidates IS 'Outcome figures of each study''s summary arm (else a dose cohort, whole_study = false) that can stand for the study, by endpoint family (outcome_families: e.g. complete_remission, and each measure alone), ranked by pick within study, family (and time point for time-to-event measures): own report before third-party summary, poolable before not (unpoolable_reason says why not), summary arm before dose cohort, member order (response_definition), population in schema order, newest publication, earliest time point. Counts include those derived from printed percents (events_derived). pick = 1 is what study_summary and coverage show and pedall pool uses.';
+COMMENT ON VIEW summary_adverse_event_candidates IS 'Adverse-event counts (grade G to 5) of each study''s summary arm (else a dose cohort, whole_study = false) by event group (adverse_events.schema.json eventGroups; each event is also its own group), ranked by pick within study, group and lowest grade: own report before third-party summary, poolable before not, summary arm before dose cohort, a printed G-5 count before one summed from rows giving every grade from G to 5 (summed_from), all-cause before treatment-related, graded before an undefined "severe" (grade_basis severe_undefined, treated as grade >=3), population in schema order, newest publication. A grade 3-only or 3-4 row alone never counts as grade >=3. pick = 1 is what study_summary and coverage show and pedall pool uses.';
 COMMENT ON VIEW summary_participants IS 'N infused or treated of each study''s summary arm, ranked by pick: own report before third-party summary, newest publication, infused before treated. pick = 1 (not third-party) is study_summary.n_treated and coverage''s n_treated.';
 COMMENT ON VIEW coverage_items IS 'The core figures of the coverage view, in display order, with the endpoint family or event group (and lowest grade) each is read from.';
 COMMENT ON VIEW coverage IS 'One row per study and core figure (N, complete remission, MRD-negative remission, EFS, OS, RFS/DFS/LFS, CRS and neurotoxicity any grade and grade >=3, SOS/VOD for inotuzumab): the figure study_summary shows and pedall pool uses (pick = 1 of the candidate views; for EFS, OS and RFS the 12-month figure, else the nearest time point, else a median), with its percent, response_definition, whether it can be pooled and why not; status is its value_origin (reported, calculated, read_from_figure), third_party_only, not_applicable, not_in_readable_sources (the sources that could be read do not give it) or source_not_readable (no source of the study could be read).';
