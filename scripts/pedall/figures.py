@@ -47,7 +47,8 @@ def write(db: Path, out: Path, version: str) -> None:
     out.mkdir()
     lines = [f"# Figures of pedall {version}", "",
              "Forest plots of random-effects meta-analyses (REML; proportions on the logit scale, survival on "
-             "the scale its CIs imply), one figure per study taken from its newest publication. Each is drawn "
+             "the scale its CIs imply), one figure per study: the one study_summary and the coverage map show. "
+             "Each is drawn "
              f"only where at least {MIN_STUDIES} studies report the figure in a form that can be pooled. "
              "Recreate any of them from the release's database with the command given.", ""]
     for spec in FIGURES:

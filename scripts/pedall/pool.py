@@ -155,8 +155,10 @@ def _candidates(con: duckdb.DuckDBPyConnection, measure: str, timepoint: float |
         allowed = con.execute(f"SELECT enum_range(NULL::{enum})").fetchone()[0]
         if population not in allowed:
             raise PoolError(f"unknown population {population!r}: one of {', '.join(allowed)}")
-    fam = con.execute("SELECT any_value(m.kind), any_value(f.label), count(DISTINCT m.kind) FROM outcome_families f "
-                      "JOIN measures m USING (measure) WHERE f.family = ?", [measure]).fetchone()
+    fam = con.execute("SELECT any_value(m.kind), any_value(f.label), count(*) FROM outcome_families f "
+                      "LEFT JOIN measures m USING (measure) WHERE f.family = ?", [measure]).fetchone()
+    if fam and fam[2] and fam[0] is None and grade_min is None:  # a family none of whose measures is in the data
+        raise PoolError(f"no study reports {measure} in a form that can be pooled (none of its measures is used)")
     join = """JOIN studies s USING (study_id) JOIN arms a USING (arm_id) JOIN study_designs d USING (study_id)"""
     cols = "c.*, s.acronym, s.intervention_class, s.design, a.product_id"
     if fam and fam[0] is not None and grade_min is None:
