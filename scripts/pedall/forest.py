@@ -67,7 +67,8 @@ def draw(res: PoolResult, path: Path) -> None:
             name = "Overall" if is_all else "Subtotal"
             het = "" if g.k < 2 else f"; I²={g.pooled.i2:.0f}%, τ²={g.pooled.tau2:.3g}"
             star = "*" if g.n_not_reported else ""  # N of the studies reporting one
-            labels.append((f"{name} (k={g.k}, N={g.n}{star}{het})", "bold" if is_all else "normal"))
+            n = "not reported" if g.n_not_reported == g.k else g.n
+            labels.append((f"{name} (k={g.k}, N={n}{star}{het})", "bold" if is_all else "normal"))
             _diamond(ax, i, pct, "#b22222" if is_all else "#e08e45")
             if is_all and not math.isnan(pct["pi_lower"]):
                 ax.plot([pct["pi_lower"], pct["pi_upper"]], [i + 0.42, i + 0.42], color="#b22222", lw=2.5,

@@ -365,7 +365,9 @@ def summary_rows(res: PoolResult) -> list[dict]:
     for g in [*res.groups, res.overall]:
         pct = g.percent(res.scale)
         p = g.pooled
-        out.append({"group": g.group, "k": g.k, "n": g.n, "n_not_reported": g.n_not_reported,
+        # N of the studies reporting one; none when no study does (never 0 participants)
+        out.append({"group": g.group, "k": g.k, "n": None if g.n_not_reported == g.k else g.n,
+                    "n_not_reported": g.n_not_reported,
                     "estimate": pct["estimate"], "ci_lower": pct["ci_lower"],
                     "ci_upper": pct["ci_upper"], "pi_lower": pct["pi_lower"], "pi_upper": pct["pi_upper"],
                     "tau2": p.tau2, "i2": p.i2, "q": p.q, "q_p": p.q_p, "method": p.method,
@@ -395,12 +397,14 @@ def render(res: PoolResult, fmt: str = "table") -> str:
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
         w.writeheader()
-        w.writerows({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows)
+        w.writerows({k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else v) for k, v in r.items()}
+                    for r in rows)
         return buf.getvalue()
     lines = [f"{res.title} — random effects ({res.method}), {res.scale.name} scale, pedall {res.version}",
              res.selection, ""]
     head = ["group", "k", "N", "estimate %", "95% CI", "95% PI", "tau²", "I² %", "Q", "p(Q)"]
-    body = [[r["group"], str(r["k"]), str(r["n"]) + ("*" if r["n_not_reported"] else ""), _fmt(r["estimate"]),
+    body = [[r["group"], str(r["k"]), ("not reported" if r["n"] is None else str(r["n"]))
+             + ("*" if r["n_not_reported"] else ""), _fmt(r["estimate"]),
              f"{_fmt(r['ci_lower'])}–{_fmt(r['ci_upper'])}",
              "" if math.isnan(r["pi_lower"]) else f"{_fmt(r['pi_lower'])}–{_fmt(r['pi_upper'])}",
              _fmt(r["tau2"]), _fmt(r["i2"]), _fmt(r["q"]), _fmt(r["q_p"])] for r in rows]

@@ -117,6 +117,12 @@ UNION ALL
 SELECT a.study_id, a.arm_id, 1 FROM arms a
 WHERE a.role = 'dose_cohort' AND a.arm_id NOT IN (SELECT arm_id FROM summary_arms);
 
+-- The participant-flow count of each arm, analysis population and publication (population_stages, from
+-- participant_flow.schema.json): the denominator of a figure that prints none.
+CREATE VIEW population_counts AS
+SELECT f.publication_id, f.arm_id, ps.analysis_population, ps.source_table, f.n
+FROM participant_flow f JOIN population_stages ps ON ps.stage = CAST(f.stage AS VARCHAR);
+
 -- Counts of proportions, with the count a printed percent implies where the row gives none: the
 -- denominator is the row's own n_total, else the participant-flow count of the same arm, population
 -- (population_stages, from participant_flow.schema.json) and publication; a count is derived only
@@ -133,8 +139,7 @@ WITH rows AS (
          n_total, estimate
   FROM adverse_events
 ), flow AS (
-  SELECT f.publication_id, f.arm_id, ps.analysis_population, ps.source_table, f.n
-  FROM participant_flow f JOIN population_stages ps ON ps.stage = CAST(f.stage AS VARCHAR)
+  SELECT * FROM population_counts
 ), denominated AS (
   SELECT r.*, coalesce(r.n_total, fl.n) AS n_used, r.n_total IS NULL AND fl.n IS NOT NULL AS total_from_flow,
          CASE WHEN abs(round(r.estimate, 0) - r.estimate) < 1e-9 THEN 0
@@ -184,7 +189,9 @@ WITH c AS (
          f.family, f.label AS family_label, f.member_rank, o.measure, o.measure AS response_definition, m.kind,
          o.analysis_population AS population_order, CAST(o.analysis_population AS VARCHAR) AS analysis_population,
          o.timepoint_months, CAST(o.estimate_type AS VARCHAR) AS estimate_type,
-         coalesce(o.n_events, pc.n_events) AS n_events, coalesce(o.n_total, pc.n_total) AS n_total,
+         coalesce(o.n_events, pc.n_events) AS n_events,
+         -- a survival estimate without N: the flow count of its population in the same publication
+         coalesce(o.n_total, pc.n_total, CASE WHEN m.kind = 'time_to_event' THEN fl.n END) AS n_total,
          coalesce(pc.events_derived, false) AS events_derived, coalesce(o.n_total, pc.denominator) AS n_known,
          o.estimate, o.ci_level, o.ci_lower, o.ci_upper,
          r.recency_rank, r.third_party, CAST(o.value_origin AS VARCHAR) AS value_origin
@@ -195,6 +202,8 @@ WITH c AS (
   JOIN outcome_families f USING (measure)
   JOIN publication_recency r USING (publication_id)
   LEFT JOIN proportion_counts pc ON pc.source_table = 'outcomes' AND pc.row_id = o.outcome_id
+  LEFT JOIN population_counts fl ON fl.source_table = 'outcomes' AND fl.publication_id = o.publication_id
+                                AND fl.arm_id = o.arm_id AND fl.analysis_population = CAST(o.analysis_population AS VARCHAR)
   WHERE o.subgroup IS NULL AND o.analysis_variant IS NULL AND o.comparator_arm_id IS NULL
     AND NOT list_contains(string_split(f.excluded_populations, ';'), CAST(o.analysis_population AS VARCHAR))
     AND ((m.kind = 'binary' AND o.estimate_type = 'proportion')
@@ -468,6 +477,7 @@ COMMENT ON VIEW latest_outcomes IS 'For each study, arm, comparator, measure, po
 COMMENT ON VIEW binary_outcomes IS 'Every outcome (estimate_type proportion) and adverse-event figure with events (xi) and total (ni): proportion, Wilson 95% CI in percent, and metafor PLO logit yi with sampling variance vi (0.5 added to both cells only when a cell is zero).';
 COMMENT ON VIEW survival_outcomes IS 'Kaplan-Meier and cumulative-incidence estimates at time points (percent) with CIs and a standard error derived from the CI assuming symmetry on the percent scale.';
 COMMENT ON VIEW summary_arms IS 'The arm standing for each study in study_summary, coverage and pedall pool: pooled dose cohorts, else the single arm or whole cohort, else the first experimental arm; never a factor group or an analysis set.';
+COMMENT ON VIEW population_counts IS 'The participant-flow count of each arm, analysis population and publication (population_stages): the denominator used where a figure prints none.';
 COMMENT ON VIEW proportion_counts IS 'For every proportion row (outcomes of estimate_type proportion, adverse events): the count used, either reported or derived (events_derived) where the row prints a percent and a denominator is known (its own n_total, or the participant-flow count of the same arm, population and publication, total_from_flow) and exactly one whole number of events reproduces the percent at its printed decimals; n_counts_matching says how many did; denominator is the known denominator. Never written into data/.';
 COMMENT ON VIEW outcome_families IS 'Endpoint families (table endpoint_families, from measures.schema.json endpointFamilies) with their members in order of preference, plus every measure as a family of its own.';
 COMMENT ON VIEW study_summary IS 'One row per study: product, design, N treated or infused, complete remission (the endpoint family complete_remission, with the response_definition used), 12-month EFS and OS, grade >=3 CRS and neurotoxicity of its summary arm, where reported: the pick = 1 figures of summary_outcome_candidates and summary_adverse_event_candidates, which pedall pool uses too; percents computed from counts where there are counts; derived_counts names figures whose count was derived from a printed percent.';
