@@ -147,3 +147,25 @@ def test_a_timepoint_window_uses_the_nearest_time_point_and_says_so(db: Path) ->
     assert zuma.timepoint_months == 9
     assert "zz-zuma [all] N=24 50.0%" in render(res) and "at 9 months" in render(res)
     assert "time points within 3 months of 12" in res.selection
+
+
+def test_the_command_line_takes_family_names_and_the_new_options(db: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pedall.cli", "pool", *args, "--db", str(db)],
+                              capture_output=True, text=True, check=False)
+
+    res = cli("complete_remission", "--by", "response_definition", "--drop", "fake-delta", "--design", "all",
+              "--format", "json")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert {r["group"] for r in data["summary"]} >= {"cr", "cr_cri", "overall"}
+    assert {s["study_id"]: s["response_definition"] for s in data["studies"]}["zz-trial"] == "cr"
+    derived = cli("neurotoxicity", "--grade-min", "3", "--no-derived")
+    assert derived.returncode == 0 and "zz-zuma (count only derived from the printed percent (--no-derived))" in \
+        derived.stdout
+    window = cli("efs", "--timepoint", "12", "--timepoint-window", "3")
+    assert window.returncode == 0 and "at 9 months" in window.stdout
