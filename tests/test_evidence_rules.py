@@ -87,8 +87,9 @@ def test_a_trial_report_wins_over_a_newer_third_party_summary(scenario: Path, tm
     assert rows == [("cr_cri", "zz-primary-2020", False), ("efs", "zz-review-2024", True)]
     trial = next(s for s in pool(db, "cr_cri").studies if s.study_id == "zz-trial")
     assert (trial.xi, trial.n, trial.publication_id) == (8, 10, "zz-primary-2020")
-    summary = _one(db, "SELECT cr_cri_percent, efs_12m_percent FROM study_summary WHERE study_id = 'zz-trial'")
-    assert summary == [(80.0, None)]
+    summary = _one(db, "SELECT complete_remission_percent, response_definition, efs_12m_percent FROM study_summary "
+                       "WHERE study_id = 'zz-trial'")
+    assert summary == [(80.0, "cr_cri", None)]
 
 
 def test_third_party_figures_pool_only_when_asked(scenario: Path, tmp_path: Path) -> None:
@@ -135,7 +136,7 @@ def test_coverage_gives_the_best_figure_or_why_there_is_none(scenario: Path, tmp
     db = _db(scenario, tmp_path)
     cov = dict(((s, i), (st, v)) for s, i, st, v in _one(
         db, "SELECT study_id, item, status, value FROM coverage WHERE study_id LIKE 'zz-%'"))
-    assert cov[("zz-trial", "cr_cri")] == ("reported", "8/10")
+    assert cov[("zz-trial", "complete_remission")] == ("reported", "8/10 80.0%")  # computed from the counts
     assert cov[("zz-trial", "efs")][0] == "third_party_only"
     assert cov[("zz-trial", "os")] == ("not_in_readable_sources", None)
     assert cov[("zz-trial", "sos_vod")][0] == "not_applicable"

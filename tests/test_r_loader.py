@@ -145,3 +145,21 @@ def test_readme_r_block_runs_as_written(r_ok: None, unpacked: Path) -> None:
     code = next(c for lang, c in blocks((unpacked / "README.md").read_text()) if lang == "r")
     out = _rscript(code, unpacked)
     assert "Random-Effects Model" in out and "'data.frame'" in out
+
+
+@pytest.mark.parametrize(("measure", "kwargs", "r_args"), [
+    ("complete_remission", {}, '"complete_remission"'),
+    ("crs", {"grade_min": 3}, '"crs", grade_min = 3'),
+    ("efs", {"timepoint": 12}, '"efs", timepoint = 12'),
+    ("cr_cri", {"design": "all", "drop": ("fake-alpha",)}, '"cr_cri", design = "all"'),
+])
+def test_r_candidates_are_the_figures_pedall_pool_uses(r_ok: None, unpacked: Path, release: Path, measure: str,
+                                                       kwargs: dict, r_args: str) -> None:
+    # R reads the release's summary_candidates.csv (the views' output), so it picks what pool picks
+    res = pool(release, measure, **kwargs)
+    got = _r_json(f"""d <- pedall_candidates(".", {r_args})
+d <- d[!(d$study_id %in% c({", ".join(f'"{s}"' for s in kwargs.get("drop", ()))})), ]
+out <- lapply(seq_len(nrow(d)), function(i) list(study = d$study_id[i], pub = d$publication_id[i],
+  x = d$n_events[i], n = d$n_total[i], est = d$estimate[i]))""", unpacked)
+    want = [{"study": s.study_id, "pub": s.publication_id, "x": s.xi, "n": s.n} for s in res.studies]
+    assert sorted(({k: v for k, v in g.items() if k != "est"} for g in got), key=lambda g: g["study"]) == want

@@ -60,8 +60,13 @@ def main(argv: list[str] | None = None) -> int:
                        add_help=False)
     z.add_argument("zenodo_args", nargs=argparse.REMAINDER)
     pl = sub.add_parser("pool", help="random-effects meta-analysis of one figure per study")
-    pl.add_argument("measure", help="outcome measure (e.g. cr_cri, efs) or adverse event (e.g. crs, neurotoxicity)")
+    pl.add_argument("measure", help="endpoint family (e.g. complete_remission, event_free_survival), outcome measure "
+                    "(e.g. cr_cri, efs) or adverse event (e.g. crs, neurotoxicity)")
     pl.add_argument("--timepoint", type=float, help="months (required for survival measures)")
+    pl.add_argument("--timepoint-window", type=float, metavar="M",
+                    help="survival: use a study's nearest time point within M months of --timepoint (default: exact)")
+    pl.add_argument("--no-derived", action="store_true",
+                    help="leave out counts derived from a printed percent and a known denominator")
     pl.add_argument("--grade-min", type=int, help="adverse events: lowest grade counted (grade G to 5)")
     pl.add_argument("--by", choices=list(GROUPINGS), help="subgroups")
     pl.add_argument("--population", help="only figures in this analysis population (e.g. infused)")
@@ -202,7 +207,8 @@ def _run(args: argparse.Namespace) -> int:
                              timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
                              population=args.population, method=args.method, design=args.design,
                              include_third_party=args.include_third_party, keep=tuple(args.keep),
-                             drop=tuple(args.drop), check=stale)
+                             drop=tuple(args.drop), check=stale, derived=not args.no_derived,
+                             timepoint_window=args.timepoint_window)
         if args.plot:  # refused before any output when the plot cannot be drawn
             metareg.draw_bubbles(mr, args.plot)
         _emit(metareg.render(mr, args.format))
@@ -216,7 +222,7 @@ def _run(args: argparse.Namespace) -> int:
         res = pool(args.measure, path=args.release or args.db, root=args.root, timepoint=args.timepoint,
                    grade_min=args.grade_min, by=args.by, population=args.population, method=args.method,
                    design=args.design, include_third_party=args.include_third_party, keep=args.keep,
-                   drop=args.drop)
+                   drop=args.drop, derived=not args.no_derived, timepoint_window=args.timepoint_window)
         _emit(res.render(args.format))
         if args.plot:
             from .forest import draw

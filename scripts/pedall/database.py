@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -83,36 +84,96 @@ def event_groups(pkg: Package) -> list[tuple[str, str, str]]:
     return rows
 
 
+def endpoint_families(pkg: Package) -> list[tuple[str, str, int, str, str, str, str]]:
+    """(family, label, member_rank, measure, reason, excluded_populations, rule) rows: measures.schema.json's
+    endpointFamilies, the one definition of which measures answer one clinical question and in which order
+    of preference. Every measure also forms a family of its own (by its own name; see the views)."""
+    rows = []
+    for f in pkg.tables["measures"].schema.get("endpointFamilies", []):
+        excluded = ";".join(f.get("excludedPopulations", []))
+        rows += [(f["family"], f["label"], rank, m["measure"], m["reason"], excluded, f["rule"])
+                 for rank, m in enumerate(f["members"], start=1)]
+    return rows
+
+
+def design_groups(pkg: Package) -> list[tuple[str, str, str]]:
+    """(design_group, design, label) rows: studies.schema.json's designGroups (interventional or observational)."""
+    return [(g["group"], d, g["label"]) for g in pkg.tables["studies"].schema.get("designGroups", [])
+            for d in g["designs"]]
+
+
+def population_stages(pkg: Package) -> list[tuple[str, str, str]]:
+    """(analysis_population, source_table, stage) rows: participant_flow.schema.json's populationStages, which
+    participant-flow stage gives the denominator of a figure in that analysis population."""
+    return [(p["population"], table, p[table]) for p in pkg.tables["participant_flow"].schema.get(
+        "populationStages", []) for table in ("outcomes", "adverse_events") if p.get(table)]
+
+
 def enum_labels(pkg: Package) -> list[tuple[str, str, str, str]]:
     """(table, column, value, label) rows from the schemas' enumLabels, for display (forest plots)."""
     return [(t.name, f["name"], value, label) for t in pkg.tables.values() for f in t.schema["fields"]
             for value, label in f.get("enumLabels", {}).items()]
 
 
+@dataclass(frozen=True)
+class SchemaTable:
+    """A grouping or label set defined in a schema, carried into the database (and load.sql) as a table,
+    so that the views and pedall pool (which see only the database) read the same definition."""
+    name: str
+    columns: tuple[tuple[str, str, str], ...]  # (name, DuckDB type, comment)
+    comment: str
+    rows: list[tuple]
+    key: tuple[str, ...]
+
+
+def schema_tables(pkg: Package) -> list[SchemaTable]:
+    v = "VARCHAR"
+    return [
+        SchemaTable("event_groups", (("event_group", v, "Name of the group (what pedall pool accepts)."),
+                                     ("event", v, "An adverse_events.event value counted in the group."),
+                                     ("label", v, "The group's display label.")),
+                    "Adverse events pooled and summarised together (e.g. neurotoxicity = ICANS or neurologic "
+                    "events), from adverse_events.schema.json (eventGroups).", event_groups(pkg),
+                    ("event_group", "event")),
+        SchemaTable("endpoint_families", (
+            ("family", v, "Name of the family (what pedall pool accepts, e.g. complete_remission)."),
+            ("label", v, "The family's display label."),
+            ("member_rank", "BIGINT", "Preference of the member within the family: 1 is used first."),
+            ("measure", v, "An outcomes.measure value that answers the family's question."),
+            ("reason", v, "Why the member belongs to the family and ranks where it does."),
+            ("excluded_populations", v, "Analysis populations (separated by ;) whose figures answer another "
+                                        "question and are left out of the family."),
+            ("rule", v, "How the figure standing for a study is chosen.")),
+            "Endpoint families: measures answering one clinical question (e.g. complete_remission = CR/CRi, "
+            "else CR/CRh, else CR), in order of preference, from measures.schema.json (endpointFamilies).",
+            endpoint_families(pkg), ("family", "measure")),
+        SchemaTable("design_groups", (("design_group", v, "interventional or observational."),
+                                      ("design", v, "A studies.design value in the group."),
+                                      ("label", v, "The group's display label.")),
+                    "Study designs grouped as interventional or observational (the groups pedall pool --design "
+                    "accepts), from studies.schema.json (designGroups).", design_groups(pkg), ("design",)),
+        SchemaTable("population_stages", (("analysis_population", v, "An analysis population."),
+                                          ("source_table", v, "outcomes or adverse_events."),
+                                          ("stage", v, "The participant_flow stage counting that population.")),
+                    "Which participant-flow count is the denominator of a figure in an analysis population, from "
+                    "participant_flow.schema.json (populationStages); used to derive counts from printed percents.",
+                    population_stages(pkg), ("analysis_population", "source_table")),
+        SchemaTable("enum_labels", (("table_name", v, "Table."), ("column_name", v, "Column."),
+                                    ("value", v, "Enumerated value."), ("label", v, "Its display label.")),
+                    "Display labels of enumerated values, from the schemas (enumLabels).", enum_labels(pkg),
+                    ("table_name", "column_name", "value")),
+    ]
+
+
 def _schema_tables(con: duckdb.DuckDBPyConnection, pkg: Package) -> None:
-    # Groupings defined in the schemas, as tables, so that the views and pedall pool (which sees only
-    # the database) read the same definition.
-    con.execute("CREATE TABLE event_groups (event_group VARCHAR NOT NULL, event VARCHAR NOT NULL, "
-                "label VARCHAR NOT NULL, PRIMARY KEY (event_group, event))")
-    con.execute("COMMENT ON TABLE event_groups IS 'Adverse events pooled and summarised together (e.g. "
-                "neurotoxicity = ICANS or neurologic events), from adverse_events.schema.json (eventGroups).'")
-    for col, text in (("event_group", "Name of the group (what pedall pool accepts)."),
-                      ("event", "An adverse_events.event value counted in the group."),
-                      ("label", "The group's display label.")):
-        con.execute(f"COMMENT ON COLUMN event_groups.{col} IS {_q(text)}")
-    rows = event_groups(pkg)
-    if rows:
-        con.executemany("INSERT INTO event_groups VALUES (?, ?, ?)", rows)
-    con.execute("CREATE TABLE enum_labels (table_name VARCHAR NOT NULL, column_name VARCHAR NOT NULL, "
-                "value VARCHAR NOT NULL, label VARCHAR NOT NULL, PRIMARY KEY (table_name, column_name, value))")
-    con.execute("COMMENT ON TABLE enum_labels IS 'Display labels of enumerated values, from the schemas "
-                "(enumLabels).'")
-    for col, text in (("table_name", "Table."), ("column_name", "Column."), ("value", "Enumerated value."),
-                      ("label", "Its display label.")):
-        con.execute(f"COMMENT ON COLUMN enum_labels.{col} IS {_q(text)}")
-    labels = enum_labels(pkg)
-    if labels:
-        con.executemany("INSERT INTO enum_labels VALUES (?, ?, ?, ?)", labels)
+    for t in schema_tables(pkg):
+        cols = ", ".join(f"{_ident(c)} {typ} NOT NULL" for c, typ, _ in t.columns)
+        con.execute(f"CREATE TABLE {_ident(t.name)} ({cols}, PRIMARY KEY ({', '.join(map(_ident, t.key))}))")
+        con.execute(f"COMMENT ON TABLE {_ident(t.name)} IS {_q(t.comment)}")
+        for c, _, text in t.columns:
+            con.execute(f"COMMENT ON COLUMN {_ident(t.name)}.{_ident(c)} IS {_q(text)}")
+        if t.rows:
+            con.executemany(f"INSERT INTO {_ident(t.name)} VALUES ({', '.join('?' for _ in t.columns)})", t.rows)
 
 
 def stale_inputs(db: Path, pkg: Package) -> list[str]:

@@ -50,8 +50,39 @@ def render(pkg: Package) -> str:
         for f in t.fields:
             lines.append(f"| `{f.name}` | {f.type} | {_cell(_constraints(f))} | {_cell(f.description)} |")
         lines.append("")
+    lines += _groupings(pkg)
     lines += ["## Views (DuckDB database)", ""]
     for name, comment in _VIEW_COMMENT.findall(views_sql()):
         lines.append(f"- `{name}`: {comment.replace(chr(39) * 2, chr(39))}")
     lines.append("")
     return "\n".join(lines)
+
+
+def _groupings(pkg: Package) -> list[str]:
+    """The groupings the schemas define (endpoint families, adverse-event groups, design groups), which the
+    database carries as tables of the same names and pedall pool accepts by name."""
+    lines = ["## Endpoint families", "",
+             "Measures that answer one clinical question, in order of preference (`measures.schema.json`, "
+             "`endpointFamilies`; table `endpoint_families`). `pedall pool FAMILY` pools, for each study, the first "
+             "member with a figure that can be pooled; the member used is the `response_definition` of the study's "
+             "row in `study_summary`, `coverage` and the pooled output. Every measure is also a family of its own.",
+             ""]
+    for f in pkg.tables["measures"].schema.get("endpointFamilies", []):
+        lines += [f"### `{f['family']}`: {_cell(f['label'])}", "", _cell(f["question"]), ""]
+        lines += [f"{i}. `{m['measure']}`: {_cell(m['reason'])}" for i, m in enumerate(f["members"], start=1)]
+        lines.append("")
+        if f.get("excludedPopulations"):
+            lines += ["Left out: figures in the population(s) "
+                      + ", ".join(f"`{p}`" for p in f["excludedPopulations"]) + ".", ""]
+        lines += [f"Rule: {_cell(f['rule'])}", ""]
+    lines += ["## Adverse-event groups", "", "Events counted together (`adverse_events.schema.json`, `eventGroups`; "
+              "table `event_groups`).", ""]
+    lines += [f"- `{g['group']}` ({_cell(g.get('label', g['group']))}): " + ", ".join(f"`{e}`" for e in g["events"])
+              + (f". {_cell(g['description'])}" if g.get("description") else "")
+              for g in pkg.tables["adverse_events"].schema.get("eventGroups", [])]
+    lines += ["", "## Design groups", "", "Study designs by group (`studies.schema.json`, `designGroups`; table "
+              "`design_groups`; `pedall pool --design GROUP`).", ""]
+    lines += [f"- `{g['group']}` ({_cell(g['label'])}): " + ", ".join(f"`{d}`" for d in g["designs"])
+              + f". {_cell(g['description'])}" for g in pkg.tables["studies"].schema.get("designGroups", [])]
+    lines.append("")
+    return lines

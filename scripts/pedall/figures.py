@@ -27,8 +27,9 @@ class FigureSpec:
 
 
 FIGURES = (
-    FigureSpec("cr_cri_by_class", "cr_cri", {"by": "intervention_class"},
-               "Complete remission with or without count recovery (CR/CRi), pooled by intervention class."),
+    FigureSpec("complete_remission_by_class", "complete_remission", {"by": "intervention_class"},
+               "Complete remission (CR/CRi, else CR/CRh, else CR: the endpoint family complete_remission), pooled "
+               "by intervention class."),
     FigureSpec("efs_12m_by_class", "efs", {"timepoint": 12.0, "by": "intervention_class"},
                "Event-free survival at 12 months, pooled by intervention class (studies reporting a CI)."),
     FigureSpec("os_12m_by_class", "os", {"timepoint": 12.0, "by": "intervention_class"},
@@ -47,7 +48,8 @@ def write(db: Path, out: Path, version: str) -> None:
     out.mkdir()
     lines = [f"# Figures of pedall {version}", "",
              "Forest plots of random-effects meta-analyses (REML; proportions on the logit scale, survival on "
-             "the scale its CIs imply), one figure per study taken from its newest publication. Each is drawn "
+             "the scale its CIs imply), one figure per study: the one study_summary and the coverage map show. "
+             "Each is drawn "
              f"only where at least {MIN_STUDIES} studies report the figure in a form that can be pooled. "
              "Recreate any of them from the release's database with the command given.", ""]
     for spec in FIGURES:

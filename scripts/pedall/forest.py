@@ -46,8 +46,15 @@ def draw(res: PoolResult, path: Path) -> None:
             labels.append((str(item), "bold"))
         elif kind == "study":
             s = item
-            counts = f"{s.xi}/{s.n}" if s.xi is not None else f"N={s.n}"  # type: ignore[attr-defined]
-            labels.append((f"  {s.label}  ({counts})", "normal"))  # type: ignore[attr-defined]
+            counts = (f"{s.xi}/{s.n}" if s.xi is not None  # type: ignore[attr-defined]
+                      else "N not reported" if s.n is None else f"N={s.n}")  # type: ignore[attr-defined]
+            # what the figure is, where it is not the obvious: the family member, a derived count, a dose cohort
+            notes = [counts + (" derived" if s.events_derived else "")]  # type: ignore[attr-defined]
+            if s.grade_basis is None and s.response_definition not in (None, res.measure):  # type: ignore[attr-defined]
+                notes.append(s.response_definition)  # type: ignore[attr-defined]
+            if not s.whole_study:  # type: ignore[attr-defined]
+                notes.append("dose cohort")
+            labels.append((f"  {s.label}  ({'; '.join(notes)})", "normal"))  # type: ignore[attr-defined]
             ax.plot([s.ci_lower, s.ci_upper], [i, i], color="#333333", lw=1)  # type: ignore[attr-defined]
             size = 20 + 180 * (s.weight / max_w)  # type: ignore[attr-defined]
             ax.scatter([s.estimate], [i], s=size, marker="s", color="#1f4e79", zorder=3)  # type: ignore[attr-defined]
@@ -59,7 +66,9 @@ def draw(res: PoolResult, path: Path) -> None:
             is_all = kind == "overall"
             name = "Overall" if is_all else "Subtotal"
             het = "" if g.k < 2 else f"; I²={g.pooled.i2:.0f}%, τ²={g.pooled.tau2:.3g}"
-            labels.append((f"{name} (k={g.k}, N={g.n}{het})", "bold" if is_all else "normal"))
+            star = "*" if g.n_not_reported else ""  # N of the studies reporting one
+            n = "not reported" if g.n_not_reported == g.k else g.n
+            labels.append((f"{name} (k={g.k}, N={n}{star}{het})", "bold" if is_all else "normal"))
             _diamond(ax, i, pct, "#b22222" if is_all else "#e08e45")
             if is_all and not math.isnan(pct["pi_lower"]):
                 ax.plot([pct["pi_lower"], pct["pi_upper"]], [i + 0.42, i + 0.42], color="#b22222", lw=2.5,
@@ -79,7 +88,7 @@ def draw(res: PoolResult, path: Path) -> None:
         ax.spines[side].set_visible(False)
     fig.text(0.01, 1 - 0.3 / fig_h, f"{res.title}: random-effects meta-analysis", fontsize=11, va="center")
     fig.text(0.01, 0.005, f"pedall {res.version} · {res.method}, {res.scale.name} scale · red bar under the "
-             "overall diamond: 95% prediction interval · one figure per study (newest publication)",
+             "overall diamond: 95% prediction interval · one figure per study (the ranked candidates of study_summary)",
              fontsize=7, color="#555555")
     fig.subplots_adjust(left=0.32, right=0.78, top=1 - 0.5 / fig_h, bottom=0.75 / fig_h)
     path = Path(path)

@@ -7,7 +7,7 @@ pedall.duckdb) followed by views.sql itself, so the views have one definition fo
 
 from __future__ import annotations
 
-from .database import _ident, _q, column_type, comments, enum_labels, enum_types, event_groups, metadata_rows, views_sql
+from .database import _ident, _q, column_type, comments, enum_types, metadata_rows, schema_tables, views_sql
 from .package import Package, Table
 
 NAME = "load.sql"
@@ -29,13 +29,14 @@ def _table_view(table: Table) -> list[str]:
             *comments(table, kind="VIEW")]
 
 
-def _values_view(name: str, cols: tuple[str, ...], rows: list[tuple], comment: str) -> list[str]:
-    names = ", ".join(cols)
+def _values_view(name: str, cols: tuple[tuple[str, str, str], ...], rows: list[tuple], comment: str) -> list[str]:
+    names = ", ".join(c for c, _, _ in cols)
     if rows:
         values = ", ".join("(" + ", ".join(_q(str(v)) for v in r) + ")" for r in rows)
-        body = f"SELECT * FROM (VALUES {values}) AS t({names})"
+        casts = ", ".join(f"CAST({c} AS {typ}) AS {c}" for c, typ, _ in cols)
+        body = f"SELECT {casts} FROM (VALUES {values}) AS t({names})"
     else:  # an empty VALUES list is not SQL: typed columns, no rows
-        body = "SELECT " + ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in cols) + " WHERE false"
+        body = "SELECT " + ", ".join(f"CAST(NULL AS {typ}) AS {c}" for c, typ, _ in cols) + " WHERE false"
     return [f"CREATE VIEW {name} AS {body}", f"COMMENT ON VIEW {name} IS {_q(comment)}"]
 
 
@@ -57,11 +58,8 @@ def render(pkg: Package) -> str:
     stmts.append(f"CREATE VIEW pedall_metadata AS SELECT * FROM (VALUES {rows}) AS t(key, value)")
     stmts.append("COMMENT ON VIEW pedall_metadata IS 'Release metadata: data version, title and licence.'")
     # The schemas' groupings and labels, which the views and pedall pool read (tables in pedall.duckdb).
-    stmts += _values_view("event_groups", ("event_group", "event", "label"), event_groups(pkg),
-                          "Adverse events pooled and summarised together (e.g. neurotoxicity = ICANS or "
-                          "neurologic events), from adverse_events.schema.json (eventGroups).")
-    stmts += _values_view("enum_labels", ("table_name", "column_name", "value", "label"), enum_labels(pkg),
-                          "Display labels of enumerated values, from the schemas (enumLabels).")
+    for t in schema_tables(pkg):
+        stmts += _values_view(t.name, t.columns, t.rows, t.comment)
     body = ";\n".join(stmts) + ";\n\n-- The documented views (pedall's views.sql, as in pedall.duckdb).\n"
     return "\n".join(head) + "\n" + body + views_sql().rstrip() + "\n"
 

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
+from .estimates import plo  # noqa: F401  (one definition of the zero-cell correction)
 from .vocab import METHODS
 
 
@@ -85,11 +86,3 @@ def logit(p: float) -> float:
 
 def expit(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
-
-
-def plo(xi: int, ni: int) -> tuple[float, float]:
-    """metafor escalc(measure="PLO") with its default add=1/2 to="only0": a zero or full cell gets +1/2."""
-    x, n = float(xi), float(ni)
-    if xi == 0 or xi == ni:
-        x, n = x + 0.5, n + 1.0
-    return math.log(x / (n - x)), 1.0 / x + 1.0 / (n - x)

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from . import coverage
+from .candidates import NAME as CANDIDATES
 from .database import DB_NAME
 from .figures import COVERAGE_NAME, REPLICATION_NAME
 from .loadsql import NAME as LOAD_SQL
@@ -87,8 +88,9 @@ def render(pkg: Package, folder: Path) -> str:
     con = duckdb.connect(str(folder / DB_NAME), read_only=True)
     try:
         cur = con.execute("""SELECT study_id, acronym, product_name, intervention_class, design, phase, n_publications,
-                                    n_treated, cr_cri_percent, efs_12m_percent, os_12m_percent,
-                                    crs_grade3plus_percent, neurotox_grade3plus_percent FROM study_summary""")
+                                    n_treated, complete_remission_percent, response_definition, efs_12m_percent,
+                                    os_12m_percent, crs_grade3plus_percent, neurotox_grade3plus_percent, derived_counts
+                             FROM study_summary""")
         summary_cols = [c[0] for c in cur.description]
         summary = cur.fetchall()
         counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in pkg.tables}
@@ -119,7 +121,10 @@ def render(pkg: Package, folder: Path) -> str:
              "<h2 id=\"studies\">Studies</h2>",
              '<div style="overflow-x:auto">' + _table(summary_cols, summary, numeric) + "</div>",
              "<p class=\"meta\">Figures of each study's summary arm (pooled dose cohorts, else the single arm, else "
-             "the first experimental arm) from its newest publication; percents.</p>",
+             "the first experimental arm): the same figures <code>pedall pool</code> uses and the coverage map shows "
+             "(the ranked candidates of the database), percents computed from counts where there are counts; "
+             "<code>response_definition</code> is the remission definition used (CR/CRi, else CR/CRh, else CR); "
+             "<code>derived_counts</code> names figures whose count was derived from a printed percent.</p>",
              "<h2 id=\"figures\">Figures</h2>"]
     figs = sorted(f for f in (folder / "figures").glob("*.svg") if f.stem not in (COVERAGE_NAME, REPLICATION_NAME))
     if not figs:
@@ -146,7 +151,7 @@ def render(pkg: Package, folder: Path) -> str:
                  f"<a href=\"CITATION.cff\">CITATION.cff</a>. Keywords: {_e(', '.join(d.get('keywords', [])))}."
                  + (f" Derived from: {sources}." if sources else "") + "</p>")
     files = ["README.md", "datapackage.json", "DATA_DICTIONARY.md", "CHANGELOG.md", "CITATION.cff", "LICENSE",
-             "SHA256SUMS", "figures/README.md", LOAD_SQL, R_LOADER, DB_NAME]
+             "SHA256SUMS", "figures/README.md", LOAD_SQL, R_LOADER, CANDIDATES, DB_NAME]
     files += [f"data/{t}.csv" for t in pkg.tables] + [f"parquet/{t}.parquet" for t in pkg.tables]
     parts.append("<h2 id=\"files\">Files</h2><ul>" + "".join(f"<li><a href=\"{_e(f)}\">{_e(f)}</a></li>"
                                                              for f in files) + "</ul>")

@@ -90,19 +90,20 @@ str(tables$outcomes)
 dat <- pedall_binary_outcomes(tables, measure = "cr_cri")  # xi, ni and metafor's logit yi, vi
 library(metafor)
 dat <- subset(dat, !third_party)    # leave out figures only a review or news report gives
-rma(yi, vi, data = dat, subset = !duplicated(study_id))    # crude: one row per study; pedall pool chooses properly
+one <- pedall_candidates(".", "complete_remission")  # one figure per study, as pedall pool chooses it
+rma(yi, vi, data = one)             # pedall pool complete_remission, in metafor
 ```
 
 The DuckDB command line (`pip install duckdb-cli`, or a DuckDB release):
 
 ```sh
-duckdb -c ".read {LOAD_SQL}" -c "select study_id, n_treated, cr_cri_percent from study_summary"
+duckdb -c ".read {LOAD_SQL}" -c "select study_id, n_treated, complete_remission_percent from study_summary"
 duckdb -init {LOAD_SQL} -c "select measure, count(*) as n from binary_outcomes group by measure order by n desc limit 5"
 ```
 
 `duckdb -init {LOAD_SQL}` alone opens an interactive session with every table and view. With pedall
 installed (`pip install` of its repository), `pedall query --release . "select ..."` and
-`pedall pool cr_cri --release .` work on this folder, its zip or `{name}.duckdb`.
+`pedall pool complete_remission --release .` work on this folder, its zip or `{name}.duckdb`.
 
 {SEPARATOR}
 

@@ -130,7 +130,7 @@ def _same_or_fail(existing: Path, fresh: Path) -> None:
 
 
 def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[no-untyped-def]
-    from . import database, dictionary, figures, loadsql, overview, parquet, readme
+    from . import candidates, database, dictionary, figures, loadsql, overview, parquet, readme
     from .changelog import release_changelog
 
     (folder / "data").mkdir(parents=True)
@@ -149,6 +149,7 @@ def _write_folder(pkg: Package, frames, folder: Path) -> None:  # type: ignore[n
     (folder / "DATA_DICTIONARY.md").write_text(dictionary.render(pkg), encoding="utf-8")
     (folder / "datapackage.json").write_text(_release_descriptor(pkg, folder), encoding="utf-8")
     database.build(pkg, folder / "parquet", folder / DB_NAME)
+    candidates.write(folder / DB_NAME, folder / candidates.NAME)
     figures.write(folder / DB_NAME, folder / "figures", pkg.version)
     (folder / "index.html").write_text(overview.render(pkg, folder), encoding="utf-8")
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())

@@ -4,6 +4,7 @@ nothing heavy, so that `pedall --help` and argument checking stay fast (the CLI 
 from __future__ import annotations
 
 # pedall pool --by: option value -> column of the pooled candidates
-GROUPINGS = {"intervention_class": "intervention_class", "product": "product_id", "study_design": "design"}
+GROUPINGS = {"intervention_class": "intervention_class", "product": "product_id", "study_design": "design",
+             "response_definition": "response_definition"}
 # pedall pool --method: tau² estimators, the first is the default
 METHODS = ("REML", "DL")

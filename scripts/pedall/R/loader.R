@@ -2,8 +2,9 @@
 #
 #   source("R/pedall.R")
 #   tables <- pedall_read(".")                 # from inside the unpacked release folder
-#   dat <- pedall_binary_outcomes(tables, measure = "cr_cri")
-#   metafor::rma(yi, vi, data = dat, subset = !duplicated(study_id))
+#   dat <- pedall_binary_outcomes(tables, measure = "cr_cri")    # every proportion row
+#   dat <- pedall_candidates(".", "complete_remission")          # one figure per study, as pedall pool
+#   metafor::rma(yi, vi, data = dat)
 #
 # Column types and enumerations come from the release's datapackage.json (the Table Schemas):
 # integer -> integer, number -> double, boolean -> logical, date -> Date, enumerations -> factors
@@ -74,6 +75,48 @@ pedall_binary_outcomes <- function(tables, measure = NULL) {
   d <- d[, c(first, setdiff(names(d), first))]
   if (!is.null(measure)) d <- d[!is.na(d$measure) & d$measure %in% measure, ]
   d <- d[order(d$study_id, d$arm_id, d$source_table, d$row_id), ]
+  rownames(d) <- NULL
+  d
+}
+
+# The ranked candidate figures of every study, as the release's summary_candidates.csv gives them (written
+# from the database's views summary_outcome_candidates and summary_adverse_event_candidates): the rule
+# study_summary, coverage and `pedall pool` share. `family` is an endpoint family (e.g.
+# "complete_remission"), a single measure ("cr_cri") or an adverse-event group ("crs", with grade_min).
+# With one_per_study = TRUE, as `pedall pool` does: figures that cannot be pooled are dropped first
+# (derived = FALSE also drops counts derived from a printed percent), then each study's best pick is kept;
+# binary figures get metafor's logit yi, vi. Overlapping studies (tables$study_overlaps) are left to you.
+pedall_candidates <- function(release = ".", family, timepoint = NULL, grade_min = NULL,
+                              design = "interventional", third_party = FALSE, derived = TRUE,
+                              one_per_study = TRUE) {
+  d <- utils::read.csv(file.path(release, "summary_candidates.csv"), stringsAsFactors = FALSE,
+                       na.strings = "", colClasses = c(row_id = "character", publication_id = "character"))
+  for (b in c("events_derived", "third_party", "poolable")) d[[b]] <- d[[b]] == "true"
+  d <- d[d$family == family, ]
+  if (is.null(grade_min)) {
+    d <- d[d$source_table == "outcomes" | d$grade_min %in% 1, ]
+  } else {
+    d <- d[d$source_table == "adverse_events" & d$grade_min %in% grade_min, ]
+  }
+  if (!is.null(timepoint)) {
+    d <- d[d$estimate_type != "median" & d$timepoint_months %in% timepoint, ]
+  }
+  if (design != "all") d <- d[d$design_group == design | d$design == design, ]
+  if (!third_party) d <- d[!d$third_party, ]
+  if (!derived) {
+    d$poolable <- d$poolable & !d$events_derived
+  }
+  if (one_per_study) {
+    d <- d[d$poolable, ]
+    d <- d[order(d$study_id, d$pick), ]
+    d <- d[!duplicated(d$study_id), ]
+  }
+  binary <- d$kind == "binary" & !is.na(d$n_events) & !is.na(d$n_total) & d$n_total > 0
+  zero <- binary & (d$n_events == 0 | d$n_events == d$n_total)
+  xa <- ifelse(zero, d$n_events + 0.5, d$n_events)
+  na <- ifelse(zero, d$n_total + 1, d$n_total)
+  d$yi <- ifelse(binary, log(xa / (na - xa)), NA_real_)
+  d$vi <- ifelse(binary, 1 / xa + 1 / (na - xa), NA_real_)
   rownames(d) <- NULL
   d
 }
