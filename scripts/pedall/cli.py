@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .problems import DataInvalid, UsageError, UserError
-from .vocab import GROUPINGS, METHODS
+from .vocab import GROUPINGS, METHODS, TESTS
 
 
 def _root() -> Path:
@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--by", choices=list(GROUPINGS), help="subgroups")
     pl.add_argument("--population", help="only figures in this analysis population (e.g. infused)")
     pl.add_argument("--method", choices=list(METHODS), default=METHODS[0], help="tau² estimator (default REML)")
+    pl.add_argument("--test", choices=list(TESTS), default=TESTS[0],
+                    help="CIs and prediction intervals: z (normal, default) or knha (Knapp-Hartung, t on k-1 df)")
     pl.add_argument("--design", default="interventional",
                     help="interventional (default), observational, all, or one studies.design value")
     pl.add_argument("--include-third-party", action="store_true",
@@ -215,7 +217,7 @@ def _run(args: argparse.Namespace) -> int:
             res = pool(db, args.measure, timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
                        population=args.population, method=args.method, design=args.design,
                        include_third_party=args.include_third_party, keep=tuple(args.keep), drop=tuple(args.drop),
-                       check=stale)
+                       check=stale, test=args.test)
             print(render(res, args.format))
             if args.plot:
                 from .forest import draw

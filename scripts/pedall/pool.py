@@ -20,7 +20,7 @@ from scipy import stats
 
 from .database import enum_type_name_of
 from .jsonout import dumps
-from .meta import Pooled, expit, logit, plo, random_effects
+from .meta import MIN_K_PREDICTION, Pooled, expit, logit, plo, random_effects
 from .opening import connect
 from .problems import PoolError, QueryError
 from .query import aligned
@@ -106,6 +106,15 @@ class PoolResult:
     design: str = "interventional"
     third_party: bool = False
     group_labels: dict[str, str] = field(default_factory=dict)
+    test: str = "z"
+
+    @property
+    def intervals(self) -> str:
+        """How the CIs and prediction intervals were formed, in words, so that every output says it."""
+        how = ("Knapp-Hartung SE, t quantile on k-1 df (--test knha)" if self.test == "knha"
+               else "normal quantile, z (--test z)")
+        return (f"CI and prediction interval: {how}; no prediction interval for k < {MIN_K_PREDICTION}; "
+                "a group of one study shows its own normal CI")
 
     @property
     def selection(self) -> str:
@@ -239,8 +248,8 @@ def _resolve_overlaps(rows: list[dict], overlaps: list[tuple[str, str, str]], ke
 def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: int | None = None,
          by: str | None = None, population: str | None = None, method: str = "REML",
          design: str = "interventional", include_third_party: bool = False, keep: tuple[str, ...] = (),
-         drop: tuple[str, ...] = (), check: Callable[[duckdb.DuckDBPyConnection], None] | None = None
-         ) -> PoolResult:
+         drop: tuple[str, ...] = (), check: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+         test: str = "z") -> PoolResult:
     """`check`, if given, runs on the open connection first (the clone's staleness check)."""
     with connect(db) as con:  # a .duckdb file, a release folder or a release zip
         if check is not None:
@@ -307,13 +316,14 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
     for g in sorted({s.group for s in studies}):
         members = [s for s in studies if s.group == g]
         groups.append(GroupResult(g, len(members), sum(s.n for s in members),
-                                  random_effects([s.yi for s in members], [s.vi for s in members], method)))
-    overall_p = random_effects([s.yi for s in studies], [s.vi for s in studies], method)
+                                  random_effects([s.yi for s in members], [s.vi for s in members], method,
+                                                 test=test)))
+    overall_p = random_effects([s.yi for s in studies], [s.vi for s in studies], method, test=test)
     for s, w in zip(studies, overall_p.weights, strict=True):
         s.weight = w
     overall = GroupResult("overall", len(studies), sum(s.n for s in studies), overall_p)
     return PoolResult(measure, label, timepoint, grade_min, by, method, scale, version, studies,
-                      groups if by else [], overall, excluded, design, include_third_party, labels)
+                      groups if by else [], overall, excluded, design, include_third_party, labels, test)
 
 
 def summary_rows(res: PoolResult) -> list[dict]:
@@ -324,7 +334,7 @@ def summary_rows(res: PoolResult) -> list[dict]:
         out.append({"group": g.group, "k": g.k, "n": g.n, "estimate": pct["estimate"], "ci_lower": pct["ci_lower"],
                     "ci_upper": pct["ci_upper"], "pi_lower": pct["pi_lower"], "pi_upper": pct["pi_upper"],
                     "tau2": p.tau2, "i2": p.i2, "q": p.q, "q_p": p.q_p, "method": p.method,
-                    "scale": res.scale.name})
+                    "test": p.test, "scale": res.scale.name})
     return out
 
 
@@ -342,7 +352,8 @@ def render(res: PoolResult, fmt: str = "table") -> str:
         # Undefined statistics (I² and the prediction interval when k = 1) are NaN: null in JSON.
         return dumps({"measure": res.measure, "title": res.title, "version": res.version,
                       "design": res.design, "include_third_party": res.third_party,
-                      "method": res.method, "scale": res.scale.name, "by": res.by,
+                      "method": res.method, "test": res.test, "intervals": res.intervals,
+                      "scale": res.scale.name, "by": res.by,
                       "summary": rows, "studies": [asdict(s) for s in res.studies],
                       "excluded": [{"study_id": s, "reason": w} for s, w in res.excluded]}, indent=2)
     if fmt == "csv":
@@ -352,7 +363,7 @@ def render(res: PoolResult, fmt: str = "table") -> str:
         w.writerows({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows)
         return buf.getvalue()
     lines = [f"{res.title} — random effects ({res.method}), {res.scale.name} scale, pedall {res.version}",
-             res.selection, ""]
+             res.selection, res.intervals, ""]
     head = ["group", "k", "N", "estimate %", "95% CI", "95% PI", "tau²", "I² %", "Q", "p(Q)"]
     body = [[r["group"], str(r["k"]), str(r["n"]), _fmt(r["estimate"]),
              f"{_fmt(r['ci_lower'])}–{_fmt(r['ci_upper'])}",

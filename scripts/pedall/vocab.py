@@ -7,3 +7,5 @@ from __future__ import annotations
 GROUPINGS = {"intervention_class": "intervention_class", "product": "product_id", "study_design": "design"}
 # pedall pool --method: tau² estimators, the first is the default
 METHODS = ("REML", "DL")
+# pedall pool --test: how CIs and prediction intervals are formed (metafor's `test`), the first is the default
+TESTS = ("z", "knha")
