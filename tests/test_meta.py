@@ -101,11 +101,13 @@ def test_prediction_interval_needs_three_studies() -> None:
     assert three.pi_lower < three.ci_lower < three.ci_upper < three.pi_upper
 
 
+@pytest.mark.parametrize("method", ["REML", "DL"])
 @pytest.mark.parametrize("test", ["z", "knha"])
-def test_one_study_is_returned_as_it_is(test: str) -> None:
-    one = random_effects([0.4], [0.25], "REML", test=test)
+def test_one_study_is_returned_as_it_is(method: str, test: str) -> None:
+    one = random_effects([0.4], [0.25], method, test=test)
     # its own normal CI: 0.4 +- 1.959964 * 0.5, whatever the test; nothing pooled, nothing to test
-    assert (one.k, one.estimate, one.se, one.tau2, one.weights, one.test) == (1, 0.4, 0.5, 0.0, (100.0,), "z")
+    assert (one.k, one.estimate, one.se, one.tau2, one.weights) == (1, 0.4, 0.5, 0.0, (100.0,))
+    assert (one.method, one.test, one.df) == (method, "z", None)
     assert math.isclose(one.ci_lower, 0.4 - 0.979981992270027) and math.isclose(one.ci_upper, 1.379981992270027)
     assert all(math.isnan(x) for x in (one.pi_lower, one.pi_upper, one.i2, one.q, one.q_p))
 
