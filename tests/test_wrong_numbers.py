@@ -10,7 +10,8 @@ change are compared with values computed by hand or by R (constants below), on o
 - nonrandomized_multiarm grouped with observational studies, and third-party figures let into
   study_summary: a scratch copy of the fixture in which fake-beta is a non-randomized multi-arm trial
   and a third-party review gives fake-gamma figures its own report lacks (N treated, 12-month OS) or
-  gives in a population that ranks higher (CR/CRi and grade >=3 CRS in the treated population).
+  gives in a population that ranks higher (CR/CRi and grade >=3 CRS in the treated population), and
+  another review gives fake-delta's only grade >=3 CRS count.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def test_survival_standard_errors_use_each_cis_own_z(release: Path) -> None:
 # --- a scratch copy of the fixture with a non-randomized multi-arm trial and third-party figures ---
 
 _THIRD_PARTY = "fake-2025-review-gamma"
+_THIRD_PARTY_DELTA = "fake-2025-review-delta"  # the only grade >=3 CRS count of fake-delta
 
 
 def _append(path: Path, rows: list[dict[str, str]]) -> None:
@@ -130,9 +132,10 @@ def edited(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (data / "studies.csv").write_text(studies.replace(",single_arm,1,relapsed_refractory,cd22_car_t,",
                                                       ",nonrandomized_multiarm,1,relapsed_refractory,cd22_car_t,"))
     _append(data / "publications.csv", [{
-        "publication_id": _THIRD_PARTY, "study_id": "fake-gamma", "first_author": "Fake", "year": "2025",
-        "journal": "Fake Reviews", "title": "A review table citing FAKE-GAMMA", "report_type": "third_party_summary",
-        "evidence_read": "full_text"}])
+        "publication_id": pub, "study_id": study, "first_author": "Fake", "year": "2025",
+        "journal": "Fake Reviews", "title": f"A review table citing {study.upper()}",
+        "report_type": "third_party_summary", "evidence_read": "full_text"}
+        for pub, study in ((_THIRD_PARTY_DELTA, "fake-delta"), (_THIRD_PARTY, "fake-gamma"))])
     _append(data / "participant_flow.csv", [{
         "publication_id": _THIRD_PARTY, "arm_id": "fake-gamma/fakemab", "stage": "treated", "n": "41",
         "source_location": "table_1", "value_origin": "reported"}])
@@ -145,7 +148,11 @@ def edited(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {**common, "outcome_id": f"{_THIRD_PARTY}-os-12m", "measure": "os", "timepoint_months": "12",
          "timepoint_anchor": "randomization", "estimate_type": "kaplan_meier", "n_total": "41", "estimate": "70",
          "unit": "percent", "ci_level": "95", "ci_lower": "55", "ci_upper": "85"}])
-    _append(data / "adverse_events.csv", [
+    _append(data / "adverse_events.csv", [  # in primary-key order, as validation requires
+        {**common, "publication_id": _THIRD_PARTY_DELTA, "arm_id": "fake-delta/pooled",
+         "analysis_population": "infused", "ae_id": f"{_THIRD_PARTY_DELTA}-crs-g3-5", "event": "crs",
+         "grade_min": "3", "grade_max": "5", "grading_system": "not_reported", "attribution": "all_cause",
+         "n_events": "3", "n_total": "25", "estimate": "12"},
         {**common, "ae_id": f"{_THIRD_PARTY}-crs-g3-5", "event": "crs", "grade_min": "3", "grade_max": "5",
          "grading_system": "not_reported", "attribution": "all_cause", "n_events": "5", "n_total": "41",
          "estimate": "12.2"}])
@@ -166,6 +173,9 @@ def test_study_summary_leaves_out_third_party_figures(edited: Path) -> None:
     # the trial's own report only: one publication, no N treated, CR/CRi 30/40, no 12-month OS, CRS 1/40
     assert (n_pub, n_treated, os12) == (1, None, None)
     assert math.isclose(cr, 75.0) and math.isclose(crs, 2.5)
+    # fake-delta: its only grade >=3 CRS count is a review's
+    assert _query(edited, "SELECT crs_grade3plus_percent FROM study_summary WHERE study_id = 'fake-delta'") == [
+        (None,)]
 
 
 def test_pool_uses_third_party_figures_only_when_asked_and_never_over_the_trials_own(edited: Path) -> None:
