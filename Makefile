@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: release build validate test lint benchmark metadata lock clean distclean
+.PHONY: release build validate test lint benchmark mutation metadata lock clean distclean
 
 # One pin list, requirements.lock, with hashes (pip then installs nothing unpinned or unverified);
 # `pip check` proves the installed set is consistent.
@@ -33,6 +33,17 @@ test: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python scripts/benchmark.py
+
+# Mutation testing of the statistics (meta.py) against the fast tests that pin them to metafor's
+# numbers (tests/test_meta.py), in a scratch copy: mutmut looks for code only in ./, src/ or source/.
+# Surviving mutants and why each is harmless: docs/mutation.md.
+MUTATION := build/mutation
+mutation: $(STAMP)
+	rm -rf $(MUTATION) && mkdir -p $(MUTATION)/tests
+	cp -r scripts/pedall $(MUTATION)/pedall
+	cp tests/conftest.py tests/test_meta.py $(MUTATION)/tests/
+	cp pyproject.toml $(MUTATION)/
+	cd $(MUTATION) && $(CURDIR)/$(BIN)/mutmut run --max-children 1 && $(CURDIR)/$(BIN)/mutmut results
 
 lint: $(STAMP)
 	$(BIN)/ruff check scripts tests

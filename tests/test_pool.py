@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from scipy import stats
 
 from pedall.meta import expit, logit
 from pedall.pool import SURVIVAL_SCALES, Scale, StudyRow, _implied_scale, pool
@@ -39,19 +38,26 @@ def test_one_figure_per_study_from_the_newest_publication(release: Path) -> None
         ("fake-delta", "fake-2022-delta", "fake-delta/pooled", "infused", 20, 25)]
 
 
-def test_weights_follow_the_random_effects_variances(release: Path) -> None:
+def test_weights_and_estimate_equal_metafor_constants(release: Path) -> None:
+    # metafor 3.8.1: res <- rma(measure = "PLO", xi = c(44, 7, 30), ni = c(55, 12, 40)) (REML, test "z");
+    # weights(res); predict(res, transf = transf.ilogit) times 100; tau² is 0 here, so PI = CI
     res = pool(release / DB_NAME, "cr_cri")
-    tau2 = res.overall.pooled.tau2
-    inv = [1 / (s.vi + tau2) for s in res.studies]
-    for s, w in zip(res.studies, inv, strict=True):
-        assert math.isclose(s.weight, 100 * w / sum(inv), rel_tol=1e-9), s.study_id
-    pooled = sum(w * s.yi for w, s in zip(inv, res.studies, strict=True)) / sum(inv)
-    assert math.isclose(res.overall.pooled.estimate, pooled, rel_tol=1e-9)
+    for s, want in zip(res.studies, (45.793582, 15.177797, 39.028621), strict=True):
+        assert math.isclose(s.weight, want, abs_tol=1e-5), s.study_id
+    pct = res.overall.percent(res.scale)
+    for field, want in (("estimate", 75.299986), ("ci_lower", 66.095919), ("ci_upper", 82.660872),
+                        ("pi_lower", 66.095919), ("pi_upper", 82.660872)):
+        assert math.isclose(pct[field], want, abs_tol=1e-5), field
+    assert math.isclose(res.overall.pooled.tau2, 0, abs_tol=1e-9)
+    # under Knapp-Hartung (test = "knha") the estimate and weights stay, the interval widens
+    knha = pool(release / DB_NAME, "cr_cri", test="knha").overall.percent(res.scale)
+    assert math.isclose(knha["ci_lower"], 50.889043, abs_tol=1e-5)
+    assert math.isclose(knha["ci_upper"], 89.969018, abs_tol=1e-5)
 
 
 def test_subgroups_of_one_study_equal_that_study(release: Path) -> None:
     res = pool(release / DB_NAME, "crs", grade_min=3, by="intervention_class")
-    got = {g.group: (g.k, g.n, round(100 * expit(g.pooled.estimate), 6)) for g in res.groups}
+    got = {g.group: (g.k, g.n, round(100 / (1 + math.exp(-g.pooled.estimate)), 6)) for g in res.groups}
     # fake-alpha: the all-cause count of the update in the infused population (not the related 7/55,
     # not the evaluable 9/52, not the third-party 30/99); fake-delta reports no CRS
     assert got == {"cd19_car_t": (1, 55, round(100 * 10 / 55, 6)),
@@ -79,9 +85,9 @@ def test_survival_is_pooled_on_the_log_scale_its_cis_imply(release: Path) -> Non
     assert (by_id["fake-alpha"].publication_id, by_id["fake-alpha"].estimate) == ("fake-2023-alpha", 48)
     beta = by_id["fake-beta"]  # a 90% CI: its own z, not 1.96
     assert math.isclose(beta.yi, math.log(0.40))
-    assert math.isclose(beta.vi, ((math.log(0.80) - math.log(0.20)) / (2 * stats.norm.ppf(0.95))) ** 2)
+    assert math.isclose(beta.vi, ((math.log(0.80) - math.log(0.20)) / (2 * 1.6448536269514722)) ** 2)
     alpha = by_id["fake-alpha"]
-    assert math.isclose(alpha.vi, ((math.log(0.64) - math.log(0.36)) / (2 * stats.norm.ppf(0.975))) ** 2)
+    assert math.isclose(alpha.vi, ((math.log(0.64) - math.log(0.36)) / (2 * 1.959963984540054)) ** 2)
     pct = res.overall.percent(res.scale)
     assert pct["ci_lower"] < pct["estimate"] < pct["ci_upper"]
 
@@ -90,19 +96,33 @@ def _row(est: float, lo: float, hi: float) -> StudyRow:
     return StudyRow("s", "s", "all", "s/a", "p", "infused", 12, 50, None, est, lo, hi, 95)
 
 
-@pytest.mark.parametrize("scale", [s.name for s in SURVIVAL_SCALES])
+# Each scale's transform and its inverse, written here from their definitions (not pool's code).
+_TRANSFORMS = {
+    "identity": (lambda p: p, lambda x: x),
+    "log": (math.log, math.exp),
+    "logit": (lambda p: math.log(p / (1 - p)), lambda x: 1 / (1 + math.exp(-x))),
+    "cloglog": (lambda p: math.log(-math.log(p)), lambda x: math.exp(-math.exp(x))),
+}
+
+
+@pytest.mark.parametrize("scale", list(_TRANSFORMS))
 def test_implied_scale_is_the_one_where_the_cis_are_symmetric(scale: str) -> None:
-    s = Scale(scale)
+    assert {s.name for s in SURVIVAL_SCALES} == set(_TRANSFORMS)
+    fwd, inv = _TRANSFORMS[scale]
     rows = []
     for est, half in ((0.6, 0.1), (0.45, 0.08), (0.3, 0.05)):
-        x = s.fwd(est)
-        lo, hi = sorted((s.inv(x - half), s.inv(x + half)))
+        x = fwd(est)
+        lo, hi = sorted((inv(x - half), inv(x + half)))
         rows.append(_row(100 * est, 100 * lo, 100 * hi))
     assert _implied_scale(rows).name == scale
+    s = Scale(scale)
+    for p in (0.05, 0.3, 0.9):
+        assert math.isclose(s.fwd(p), fwd(p)) and math.isclose(s.inv(fwd(p)), p)
 
 
-def test_logit_scale_round_trips() -> None:
-    assert math.isclose(expit(logit(0.3)), 0.3)
+def test_logit_and_expit_equal_hand_values() -> None:
+    assert math.isclose(logit(0.3), -0.8472978603872037)  # ln(3/7)
+    assert math.isclose(expit(-0.8472978603872037), 0.3) and expit(0) == 0.5
 
 
 def test_cli_table_csv_json_and_plot(release: Path, tmp_path: Path) -> None:

@@ -98,12 +98,13 @@ def test_every_view_is_a_data_frame_with_duckdbs_rows(library: Path, release: Pa
     views = {v: (con.execute(f'SELECT count(*) FROM "{v}"').fetchone()[0],
                  [c[0] for c in con.execute(f'SELECT * FROM "{v}" LIMIT 0').description])
              for (v,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
-    summary = con.execute("SELECT study_id, complete_remission_percent, n_treated FROM study_summary ORDER BY 1").fetchall()
+    summary = con.execute("SELECT study_id, complete_remission_percent, n_treated FROM study_summary "
+                          "ORDER BY 1").fetchall()
     con.close()
     assert {"binary_outcomes", "study_summary", "summary_outcome_candidates"} <= set(views)
     got = _r_json("out <- lapply(list(VIEWS), function(d) list(nrow = nrow(d), cols = names(d)))\n"
-                  "out$summary <- study_summary[order(study_summary$study_id), c('study_id', 'complete_remission_percent', "
-                  "'n_treated')]".replace("VIEWS", ", ".join(f"{v} = {v}" for v in views)), library)
+                  "out$summary <- study_summary[order(study_summary$study_id), "
+                  "c('study_id', 'complete_remission_percent', 'n_treated')]".replace("VIEWS", ", ".join(f"{v} = {v}" for v in views)), library)
     assert isinstance(got, dict)
     for v, (n, cols) in views.items():
         assert got[v] == {"nrow": n, "cols": cols}, v

@@ -231,7 +231,7 @@ def pool(family_or_measure: str, *, path: Path | str | None = None, timepoint: f
          grade_min: int | None = None, by: str | None = None, population: str | None = None,
          method: str = "REML", design: str = "interventional", include_third_party: bool = False,
          keep: Iterable[str] = (), drop: Iterable[str] = (), derived: bool = True,
-         timepoint_window: float | None = None, root: Path | None = None) -> PoolOutput:
+         timepoint_window: float | None = None, test: str = "z", root: Path | None = None) -> PoolOutput:
     """Random-effects meta-analysis of one figure per study: `pedall pool`, with the same options.
 
     >>> import pedall
@@ -251,7 +251,7 @@ def pool(family_or_measure: str, *, path: Path | str | None = None, timepoint: f
     return PoolOutput(run(where, family_or_measure, timepoint=timepoint, grade_min=grade_min, by=by,
                           population=population, method=method, design=design,
                           include_third_party=include_third_party, keep=keep, drop=drop, check=check,
-                          derived=derived, timepoint_window=timepoint_window))
+                          derived=derived, timepoint_window=timepoint_window, test=test))
 
 
 def validate(path: Path | str | None = None) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .problems import DataInvalid, UsageError, UserError
-from .vocab import GROUPINGS, METHODS
+from .vocab import GROUPINGS, METHODS, TESTS
 
 
 def _root() -> Path:
@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--by", choices=list(GROUPINGS), help="subgroups")
     pl.add_argument("--population", help="only figures in this analysis population (e.g. infused)")
     pl.add_argument("--method", choices=list(METHODS), default=METHODS[0], help="tau² estimator (default REML)")
+    pl.add_argument("--test", choices=list(TESTS), default=TESTS[0],
+                    help="CIs and prediction intervals: z (normal, default) or knha (Knapp-Hartung, t on k-1 df)")
     pl.add_argument("--design", default="interventional",
                     help="interventional (default), observational, all, or one studies.design value")
     pl.add_argument("--include-third-party", action="store_true",
@@ -202,8 +204,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.plot and not args.plot.resolve().parent.is_dir():
             raise UsageError(f"--plot {args.plot}: folder {args.plot.parent} does not exist")
         db, stale = locate(args.release or args.db, args.root)
-        # --test knha, where pool has that option (Knapp-Hartung), applies to the regression too
-        mr = metareg.metareg(db, args.measure, args.moderator, test=getattr(args, "test", None) or "z",
+        # --test knha (Knapp-Hartung) applies to the regression too
+        mr = metareg.metareg(db, args.measure, args.moderator, test=args.test,
                              timepoint=args.timepoint, grade_min=args.grade_min, by=args.by,
                              population=args.population, method=args.method, design=args.design,
                              include_third_party=args.include_third_party, keep=tuple(args.keep),
@@ -222,7 +224,8 @@ def _run(args: argparse.Namespace) -> int:
         res = pool(args.measure, path=args.release or args.db, root=args.root, timepoint=args.timepoint,
                    grade_min=args.grade_min, by=args.by, population=args.population, method=args.method,
                    design=args.design, include_third_party=args.include_third_party, keep=args.keep,
-                   drop=args.drop, derived=not args.no_derived, timepoint_window=args.timepoint_window)
+                   drop=args.drop, derived=not args.no_derived, timepoint_window=args.timepoint_window,
+                   test=args.test)
         _emit(res.render(args.format))
         if args.plot:
             from .forest import draw

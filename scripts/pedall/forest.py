@@ -87,8 +87,10 @@ def draw(res: PoolResult, path: Path) -> None:
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     fig.text(0.01, 1 - 0.3 / fig_h, f"{res.title}: random-effects meta-analysis", fontsize=11, va="center")
-    fig.text(0.01, 0.005, f"pedall {res.version} · {res.method}, {res.scale.name} scale · red bar under the "
-             "overall diamond: 95% prediction interval · one figure per study (the ranked candidates of study_summary)",
+    fig.text(0.01, 0.005, f"pedall {res.version} · {res.method}, {res.scale.name} scale, "
+             + ("Knapp-Hartung CI" if res.test == "knha" else "normal CI") + " · red bar under the "
+             "overall diamond: 95% prediction interval (k ≥ 3) · one figure per study "
+             "(the ranked candidates of study_summary)",
              fontsize=7, color="#555555")
     fig.subplots_adjust(left=0.32, right=0.78, top=1 - 0.5 / fig_h, bottom=0.75 / fig_h)
     path = Path(path)

@@ -20,7 +20,7 @@ import duckdb
 from .database import enum_type_name_of
 from .estimates import clopper_pearson, plo, se_from_ci
 from .jsonout import dumps
-from .meta import Pooled, expit, logit, random_effects
+from .meta import MIN_K_PREDICTION, Pooled, expit, logit, random_effects
 from .opening import connect
 from .problems import PoolError, QueryError
 from .query import aligned
@@ -114,6 +114,15 @@ class PoolResult:
     group_labels: dict[str, str] = field(default_factory=dict)
     derived: bool = True  # counts derived from printed percents are used (--no-derived: not)
     timepoint_window: float | None = None
+    test: str = "z"
+
+    @property
+    def intervals(self) -> str:
+        """How the CIs and prediction intervals were formed, in words, so that every output says it."""
+        how = ("Knapp-Hartung SE, t quantile on k-1 df (--test knha)" if self.test == "knha"
+               else "normal quantile, z (--test z)")
+        return (f"CI and prediction interval: {how}; no prediction interval for k < {MIN_K_PREDICTION}; "
+                "a group of one study shows its own normal CI")
 
     @property
     def selection(self) -> str:
@@ -280,7 +289,7 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
          design: str = "interventional", include_third_party: bool = False, keep: tuple[str, ...] = (),
          drop: tuple[str, ...] = (), check: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
          derived: bool = True, timepoint_window: float | None = None,
-         intervention_class: str | None = None) -> PoolResult:
+         intervention_class: str | None = None, test: str = "z") -> PoolResult:
     """`check`, if given, runs on the open connection first (the clone's staleness check).
     `intervention_class`, if given, keeps only studies of that class (pedall replicate asks a review's
     question of one class), before overlaps are resolved.
@@ -348,20 +357,22 @@ def pool(db: Path, measure: str, *, timepoint: float | None = None, grade_min: i
     groups = []
     for g in sorted({s.group for s in studies}):
         members = [s for s in studies if s.group == g]
-        groups.append(_group(g, members, method))
-    overall_p = random_effects([s.yi for s in studies], [s.vi for s in studies], method)
+        groups.append(_group(g, members, method, test=test))
+    overall_p = random_effects([s.yi for s in studies], [s.vi for s in studies], method, test=test)
     for s, w in zip(studies, overall_p.weights, strict=True):
         s.weight = w
     overall = _group("overall", studies, method, overall_p)
     return PoolResult(measure, label, timepoint, grade_min, by, method, scale, version, studies,
                       groups if by else [], overall, excluded, design, include_third_party, labels, derived,
-                      timepoint_window)
+                      timepoint_window, test)
 
 
-def _group(name: str, members: list[StudyRow], method: str, pooled: Pooled | None = None) -> GroupResult:
+def _group(name: str, members: list[StudyRow], method: str, pooled: Pooled | None = None,
+           test: str = "z") -> GroupResult:
     known = [s.n for s in members if s.n is not None]
     return GroupResult(name, len(members), sum(known),
-                       pooled or random_effects([s.yi for s in members], [s.vi for s in members], method),
+                       pooled or random_effects([s.yi for s in members], [s.vi for s in members], method,
+                                                test=test),
                        len(members) - len(known))
 
 
@@ -376,7 +387,7 @@ def summary_rows(res: PoolResult) -> list[dict]:
                     "estimate": pct["estimate"], "ci_lower": pct["ci_lower"],
                     "ci_upper": pct["ci_upper"], "pi_lower": pct["pi_lower"], "pi_upper": pct["pi_upper"],
                     "tau2": p.tau2, "i2": p.i2, "q": p.q, "q_p": p.q_p, "method": p.method,
-                    "scale": res.scale.name})
+                    "test": p.test, "scale": res.scale.name})
     return out
 
 
@@ -395,7 +406,8 @@ def render(res: PoolResult, fmt: str = "table") -> str:
         return dumps({"measure": res.measure, "title": res.title, "version": res.version,
                       "design": res.design, "include_third_party": res.third_party, "derived": res.derived,
                       "timepoint_window": res.timepoint_window,
-                      "method": res.method, "scale": res.scale.name, "by": res.by,
+                      "method": res.method, "test": res.test, "intervals": res.intervals,
+                      "scale": res.scale.name, "by": res.by,
                       "summary": rows, "studies": [asdict(s) for s in res.studies],
                       "excluded": [{"study_id": s, "reason": w} for s, w in res.excluded]}, indent=2)
     if fmt == "csv":
@@ -406,7 +418,7 @@ def render(res: PoolResult, fmt: str = "table") -> str:
                     for r in rows)
         return buf.getvalue()
     lines = [f"{res.title} — random effects ({res.method}), {res.scale.name} scale, pedall {res.version}",
-             res.selection, ""]
+             res.selection, res.intervals, ""]
     head = ["group", "k", "N", "estimate %", "95% CI", "95% PI", "tau²", "I² %", "Q", "p(Q)"]
     body = [[r["group"], str(r["k"]), ("not reported" if r["n"] is None else str(r["n"]))
              + ("*" if r["n_not_reported"] else ""), _fmt(r["estimate"]),

@@ -8,3 +8,5 @@ GROUPINGS = {"intervention_class": "intervention_class", "product": "product_id"
              "response_definition": "response_definition"}
 # pedall pool --method: tau² estimators, the first is the default
 METHODS = ("REML", "DL")
+# pedall pool --test: how CIs and prediction intervals are formed (metafor's `test`), the first is the default
+TESTS = ("z", "knha")
