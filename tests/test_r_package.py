@@ -102,13 +102,15 @@ def test_every_view_is_a_data_frame_with_duckdbs_rows(library: Path, release: Pa
                           "ORDER BY 1").fetchall()
     con.close()
     assert {"binary_outcomes", "study_summary", "summary_outcome_candidates"} <= set(views)
-    got = _r_json("out <- lapply(list(VIEWS), function(d) list(nrow = nrow(d), cols = names(d)))\n"
-                  "out$summary <- study_summary[order(study_summary$study_id), "
-                  "c('study_id', 'complete_remission_percent', 'n_treated')]".replace("VIEWS", ", ".join(f"{v} = {v}" for v in views)), library)
+    script = ("out <- lapply(list(VIEWS), function(d) list(nrow = nrow(d), cols = names(d)))\n"
+              "out$summary <- study_summary[order(study_summary$study_id), "
+              "c('study_id', 'complete_remission_percent', 'n_treated')]")
+    got = _r_json(script.replace("VIEWS", ", ".join(f"{v} = {v}" for v in views)), library)
     assert isinstance(got, dict)
     for v, (n, cols) in views.items():
         assert got[v] == {"nrow": n, "cols": cols}, v
-    assert [(r["study_id"], r.get("complete_remission_percent"), r.get("n_treated")) for r in got["summary"]] == summary
+    assert [(r["study_id"], r.get("complete_remission_percent"), r.get("n_treated"))
+            for r in got["summary"]] == summary
 
 
 CASES = [("cr_cri", {}), ("cr_cri", {"method": "DL"}), ("efs", {"timepoint": 12}),
