@@ -25,8 +25,11 @@ pedall_binary_outcomes <- function(measure = NULL, include_third_party = FALSE) 
 }
 
 pedall_candidates <- function(measure, timepoint = NULL, grade_min = NULL, population = NULL,
-                              design = "interventional", include_third_party = FALSE) {
+                              design = "interventional", include_third_party = FALSE, timepoint_window = NULL) {
+  # `measure`: an endpoint family (e.g. "complete_remission"), a single measure (each is a family of its
+  # own) or an adverse-event group (e.g. "crs", with grade_min).
   measures <- .pedall_data("measures")
+  families <- .pedall_data("outcome_families")
   designs <- .pedall_data("study_designs")
   allowed <- unique(c("all", sort(unique(.pedall_chr(designs$design_group)), method = "radix"),
                       levels(.pedall_data("studies")$design)))
@@ -36,10 +39,15 @@ pedall_candidates <- function(measure, timepoint = NULL, grade_min = NULL, popul
     if (!population %in% pops) stop(sprintf("unknown population '%s': one of %s", population,
                                             paste(pops, collapse = ", ")))
   }
-  row <- measures[.pedall_chr(measures$measure) == measure, , drop = FALSE]
-  if (nrow(row) > 0 && is.null(grade_min)) {
-    kind <- .pedall_chr(row$kind[1])
-    label <- .pedall_chr(row$label[1])
+  fam <- families[.pedall_chr(families$family) == measure, , drop = FALSE]
+  kinds <- .pedall_chr(measures$kind[match(.pedall_chr(fam$measure), .pedall_chr(measures$measure))])
+  kinds <- kinds[!is.na(kinds)]
+  if (nrow(fam) > 0 && length(kinds) == 0 && is.null(grade_min)) {
+    stop(sprintf("no study reports %s in a form that can be pooled (none of its measures is used)", measure))
+  }
+  if (length(kinds) > 0 && is.null(grade_min)) {
+    kind <- kinds[1]
+    label <- .pedall_chr(fam$label[1])
     if (kind == "time_to_event" && is.null(timepoint)) {
       stop(sprintf("%s is a time-to-event measure: give timepoint (months)", measure))
     }
@@ -47,12 +55,16 @@ pedall_candidates <- function(measure, timepoint = NULL, grade_min = NULL, popul
       stop(sprintf("%s is a measure of kind %s; only binary and time-to-event measures pool", measure, kind))
     }
     d <- .pedall_data("summary_outcome_candidates")
-    d <- d[.pedall_chr(d$measure) == measure, , drop = FALSE]
-    if (!is.null(timepoint)) d <- d[!is.na(d$timepoint_months) & d$timepoint_months == timepoint, , drop = FALSE]
+    d <- d[.pedall_chr(d$family) == measure, , drop = FALSE]
+    if (!is.null(timepoint)) {  # exact, unless timepoint_window widens it; a median is never a time point
+      w <- if (is.null(timepoint_window)) 0 else timepoint_window
+      d <- d[!is.na(d$timepoint_months) & .pedall_chr(d$estimate_type) != "median" &
+               abs(d$timepoint_months - timepoint) <= w, , drop = FALSE]
+    }
   } else {
     d <- .pedall_data("summary_adverse_event_candidates")
     d <- d[.pedall_chr(d$event_group) == measure, , drop = FALSE]
-    if (nrow(d) == 0) stop(sprintf("unknown measure or adverse event '%s'", measure))
+    if (nrow(d) == 0) stop(sprintf("unknown measure, endpoint family or adverse event '%s'", measure))
     kind <- "binary"
     label <- .pedall_chr(d$event_group_label[1])
     d <- d[!is.na(d$grade_min) & d$grade_min == if (is.null(grade_min)) 1L else grade_min, , drop = FALSE]
@@ -77,13 +89,40 @@ pedall_candidates <- function(measure, timepoint = NULL, grade_min = NULL, popul
   d
 }
 
-pedall_one_per_study <- function(candidates) {
-  d <- candidates[order(candidates$study_id, candidates$pick, method = "radix"), , drop = FALSE]
-  d <- d[!duplicated(d$study_id), , drop = FALSE]
-  rownames(d) <- NULL
-  attr(d, "kind") <- attr(candidates, "kind")
-  attr(d, "label") <- attr(candidates, "label")
-  d
+# Why each candidate cannot be pooled (the view's reason; derived = FALSE adds one), NA where it can.
+.pedall_unpoolable <- function(d, derived) {
+  why <- .pedall_chr(d$unpoolable_reason)
+  if (!derived) {
+    der <- !is.na(d$events_derived) & d$events_derived & is.na(why)
+    why[der] <- "count only derived from the printed percent (--no-derived)"
+  }
+  why
+}
+
+# As pedall pool: the figures that cannot be pooled are dropped first, then each study's best-ranked
+# figure is taken (within a time-point window the nearest time point, then the earlier, then `pick`).
+pedall_one_per_study <- function(candidates, derived = TRUE, timepoint = NULL) {
+  why <- .pedall_unpoolable(candidates, derived)
+  t <- candidates$timepoint_months
+  near <- if (is.null(timepoint)) rep(0, nrow(candidates)) else ifelse(is.na(t), 0, abs(t - timepoint))
+  at <- if (is.null(timepoint)) rep(0, nrow(candidates)) else ifelse(is.na(t), 0, t)
+  o <- order(candidates$study_id, near, at, candidates$pick, method = "radix")
+  d <- candidates[o, , drop = FALSE]
+  why <- why[o]
+  ok <- d[is.na(why), , drop = FALSE]
+  ok <- ok[!duplicated(ok$study_id), , drop = FALSE]
+  bad <- d[!is.na(why), , drop = FALSE]
+  bad_why <- why[!is.na(why)]
+  first <- !duplicated(bad$study_id) & !bad$study_id %in% ok$study_id
+  excluded <- data.frame(study_id = as.character(bad$study_id[first]), reason = bad_why[first],
+                         stringsAsFactors = FALSE)
+  excluded <- excluded[order(excluded$study_id, method = "radix"), , drop = FALSE]
+  rownames(ok) <- NULL
+  rownames(excluded) <- NULL
+  attr(ok, "kind") <- attr(candidates, "kind")
+  attr(ok, "label") <- attr(candidates, "label")
+  attr(ok, "excluded") <- excluded
+  ok
 }
 
 .pedall_resolve_overlaps <- function(d, keep, drop) {
@@ -137,48 +176,45 @@ pedall_one_per_study <- function(candidates) {
   names(asym)[which.min(asym)]
 }
 
-.pedall_fit <- function(yi, vi, method) {
-  if (length(yi) == 1) {
+.pedall_fit <- function(yi, vi, method, test = "z") {
+  if (length(yi) == 1) {  # one study as it is, with its own normal CI
     se <- sqrt(vi)
     z <- stats::qnorm(0.975)
     return(list(estimate = yi, ci_lower = yi - z * se, ci_upper = yi + z * se, pi_lower = NA_real_,
                 pi_upper = NA_real_, tau2 = 0, i2 = NA_real_, q = NA_real_, q_p = NA_real_, weights = 100))
   }
-  fit <- metafor::rma(yi, vi, method = method, control = list(threshold = 1e-12, maxiter = 5000))
+  fit <- metafor::rma(yi, vi, method = method, test = test, control = list(threshold = 1e-12, maxiter = 5000))
   p <- stats::predict(fit)
-  list(estimate = as.numeric(fit$beta), ci_lower = fit$ci.lb, ci_upper = fit$ci.ub, pi_lower = p$pi.lb,
-       pi_upper = p$pi.ub, tau2 = fit$tau2, i2 = fit$I2, q = fit$QE, q_p = fit$QEp,
-       weights = as.numeric(stats::weights(fit)))
+  few <- length(yi) < 3  # no prediction interval below three studies (see pedall pool's README section)
+  list(estimate = as.numeric(fit$beta), ci_lower = fit$ci.lb, ci_upper = fit$ci.ub,
+       pi_lower = if (few) NA_real_ else p$pi.lb, pi_upper = if (few) NA_real_ else p$pi.ub,
+       tau2 = fit$tau2, i2 = fit$I2, q = fit$QE, q_p = fit$QEp, weights = as.numeric(stats::weights(fit)))
 }
 
 pedall_pool <- function(measure, timepoint = NULL, grade_min = NULL, by = NULL, population = NULL,
                         method = c("REML", "DL"), design = "interventional", include_third_party = FALSE,
-                        keep = character(), drop = character()) {
+                        keep = character(), drop = character(), derived = TRUE, timepoint_window = NULL,
+                        test = c("z", "knha")) {
   if (!requireNamespace("metafor", quietly = TRUE)) stop("pedall_pool needs the metafor package")
   method <- match.arg(method)
-  groupings <- c(intervention_class = "intervention_class", product = "product_id", study_design = "design")
+  test <- match.arg(test)
+  groupings <- c(intervention_class = "intervention_class", product = "product_id", study_design = "design",
+                 response_definition = "response_definition")
   if (!is.null(by) && !by %in% names(groupings)) {
     stop(sprintf("by: one of %s", paste(names(groupings), collapse = ", ")))
   }
   cand <- pedall_candidates(measure, timepoint = timepoint, grade_min = grade_min, population = population,
-                            design = design, include_third_party = include_third_party)
+                            design = design, include_third_party = include_third_party,
+                            timepoint_window = timepoint_window)
   kind <- attr(cand, "kind")
-  resolved <- .pedall_resolve_overlaps(pedall_one_per_study(cand), keep, drop)
+  # as pedall pool: unpoolable figures first, then one figure per study, then overlaps among those left
+  poolable <- pedall_one_per_study(cand, derived = derived, timepoint = timepoint)
+  resolved <- .pedall_resolve_overlaps(poolable, keep, drop)
   d <- resolved$rows
-  excluded <- resolved$excluded
+  excluded <- rbind(resolved$excluded, attr(poolable, "excluded"))
   d$group <- if (is.null(by)) rep("all", nrow(d)) else .pedall_chr(d[[groupings[[by]]]])
-  if (kind == "binary") {
-    bad <- is.na(d$n_events) | is.na(d$n_total) | d$n_total == 0
-    why <- "no events and total reported"
-  } else {
-    no_ci <- is.na(d$ci_lower) | is.na(d$ci_upper) | is.na(d$ci_level)
-    bad <- no_ci | (!no_ci & d$ci_upper <= d$ci_lower)
-    why <- ifelse(no_ci, "no confidence interval reported", "confidence interval has no width")[bad]
-  }
-  if (any(bad)) excluded <- rbind(excluded, data.frame(study_id = d$study_id[bad], reason = why))
-  d <- d[!bad, , drop = FALSE]
   if (nrow(d) == 0) stop(sprintf("no study reports %s in a form that can be pooled", measure))
-  n <- ifelse(is.na(d$n_total), 0L, d$n_total)
+  n <- ifelse(is.na(d$n_total) | d$n_total == 0, NA_integer_, d$n_total)  # N not reported, never 0
   if (kind == "binary") {
     scale <- "logit"
     es <- metafor::escalc(measure = "PLO", xi = d$n_events, ni = d$n_total)
@@ -194,12 +230,14 @@ pedall_pool <- function(measure, timepoint = NULL, grade_min = NULL, by = NULL, 
   }
   inv <- .pedall_scales[[scale]]$inv
   summary_row <- function(group, idx) {
-    f <- .pedall_fit(yi[idx], vi[idx], method)
+    f <- .pedall_fit(yi[idx], vi[idx], method, test)
     pct <- function(x) if (is.na(x)) NA_real_ else 100 * inv(x)
-    row <- data.frame(group = group, k = length(idx), n = sum(n[idx]), estimate = pct(f$estimate),
+    known <- n[idx][!is.na(n[idx])]
+    row <- data.frame(group = group, k = length(idx), n = if (length(known)) sum(known) else NA_integer_,
+                      n_not_reported = sum(is.na(n[idx])), estimate = pct(f$estimate),
                       ci_lower = pct(f$ci_lower), ci_upper = pct(f$ci_upper), pi_lower = pct(f$pi_lower),
                       pi_upper = pct(f$pi_upper), tau2 = f$tau2, i2 = f$i2, q = f$q, q_p = f$q_p,
-                      method = method, scale = scale, stringsAsFactors = FALSE)
+                      method = method, test = test, scale = scale, stringsAsFactors = FALSE)
     if (scale == "cloglog") {  # a decreasing transform swaps the bounds
       row[c("ci_lower", "ci_upper", "pi_lower", "pi_upper")] <- row[c("ci_upper", "ci_lower", "pi_upper", "pi_lower")]
     }
