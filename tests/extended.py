@@ -44,7 +44,8 @@ def build_extended(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for sid, (pid, cls, x, n, age) in EXTRA.items():
         pub = f"{sid}-2023"
         add_row(root, "studies", study_id=sid, design="single_arm", setting="relapsed_refractory",
-                intervention_class=cls, note="made-up data for tests")
+                intervention_class=cls, note="made-up data for tests",
+                registry_note="made-up study: no registration")
         add_row(root, "publications", publication_id=pub, study_id=sid, first_author="Fake", year="2023",
                 journal="J Fake Med", title=f"{sid} trial", report_type="primary", evidence_read="full_text")
         add_row(root, "arms", arm_id=f"{sid}/car", study_id=sid, label="CAR", role="single_arm", product_id=pid)

@@ -107,12 +107,12 @@ def test_identifiers_compare_case_insensitively_for_doi_only(fixture_repo: Path)
 
 
 def test_overview_counts_identifiers_and_links_by_doi(release: Path) -> None:
-    # tests/fixture/data/publications.csv, counted by hand: 6 publications, 4 with a DOI or PMID
-    # (alpha 2020, beta, gamma, alpha 2023); 5 are not third-party summaries, 4 of them with one;
-    # fake-2022-delta has no identifier at all.
+    # tests/fixture/data/publications.csv, counted by hand: 7 publications, 4 with a DOI or PMID
+    # (alpha 2020, beta, gamma, alpha 2023); 6 are not third-party summaries (the made-up systematic
+    # review among them), 4 of them with one; fake-2022-delta has no identifier at all.
     page = (release / "index.html").read_text(encoding="utf-8")
-    assert "Publications with a DOI or PMID: 4 of 6 (4 of the 5 that are not third-party summaries);" \
-           " with a DOI, PMID or PMCID: 4 of 6." in page
+    assert "Publications with a DOI or PMID: 4 of 7 (4 of the 6 that are not third-party summaries);" \
+           " with a DOI, PMID or PMCID: 4 of 7." in page
     assert '<a href="https://doi.org/10.99999/fake.2021.2">doi:10.99999/fake.2021.2</a>' in page
     delta = page.split("<td>fake-2022-delta</td>", 1)[1].split("</tr>", 1)[0]
     assert delta.endswith("<td>no stable identifier</td>"), delta

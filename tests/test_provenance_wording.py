@@ -36,7 +36,8 @@ def _offences(text: str) -> list[str]:
 
 
 def test_the_checks_catch_what_they_should() -> None:
-    for bad in ("Before entering I read all rows in /work/main/data:", "saved to /tmp/x.csv", "(/root/notes)",
+    # the machine paths are split so that this file itself holds none (test_standalone reads it too)
+    for bad in ("Before entering I read all rows in /" "work/main/data:", "saved to /" "tmp/x.csv", "(/" "root/notes)",
                 "zuma-4 — first read (helper session)", "compared with the text returned in this session",
                 "timed in the same session", "returned by the search tool", "a search-tool call"):
         assert _offences(bad), bad

@@ -48,7 +48,7 @@ def test_in_python_runs_as_written(clone: Path) -> None:
     assert len(code.strip().splitlines()) == 5
     res = subprocess.run([sys.executable, "-c", code], cwd=clone, capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
-    assert "overall" in res.stdout and "fake-alpha" in res.stdout and "cr_cri_percent" in res.stdout
+    assert "overall" in res.stdout and "fake-alpha" in res.stdout and "complete_remission_percent" in res.stdout
 
 
 def test_in_r_runs_as_written(clone: Path, tmp_path: Path) -> None:

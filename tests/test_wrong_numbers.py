@@ -168,8 +168,9 @@ def test_nonrandomized_multiarm_is_an_interventional_design(edited: Path) -> Non
 
 
 def test_study_summary_leaves_out_third_party_figures(edited: Path) -> None:
-    ((n_pub, n_treated, cr, os12, crs),) = _query(edited, """SELECT n_publications, n_treated, cr_cri_percent,
-        os_12m_percent, crs_grade3plus_percent FROM study_summary WHERE study_id = 'fake-gamma'""")
+    ((n_pub, n_treated, cr, os12, crs),) = _query(edited, """SELECT n_publications, n_treated,
+        complete_remission_percent, os_12m_percent, crs_grade3plus_percent FROM study_summary
+        WHERE study_id = 'fake-gamma'""")
     # the trial's own report only: one publication, no N treated, CR/CRi 30/40, no 12-month OS, CRS 1/40
     assert (n_pub, n_treated, os12) == (1, None, None)
     assert math.isclose(cr, 75.0) and math.isclose(crs, 2.5)

@@ -195,7 +195,10 @@ class PoolOutput:
 
         from .pool import summary_rows
 
-        return pd.DataFrame(summary_rows(self.result))
+        df = pd.DataFrame(summary_rows(self.result))
+        # the estimate and its CI first: a printed frame that is too wide hides its middle columns
+        first = ["group", "k", "n", "estimate", "ci_lower", "ci_upper"]
+        return df[first + [c for c in df.columns if c not in first]]
 
     @property
     def studies(self) -> pd.DataFrame:
