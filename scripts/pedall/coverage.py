@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from .figsave import save
+
 # Status of a cell → (label, colour). Order is the legend's, best evidence first.
 STATUSES = {
     "reported": ("reported", "#1a7f37"),
@@ -69,12 +71,7 @@ def draw(cov: Coverage, path: Path) -> None:
               loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     ax.set_title("Core figures per study: best available evidence", fontsize=10)
     fig.tight_layout()
-    if path.suffix == ".svg":
-        with plt.rc_context({"svg.hashsalt": "pedall", "svg.fonttype": "path"}):
-            fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
-    else:
-        fig.savefig(path, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save(fig, path)
 
 
 def html_table(cov: Coverage) -> str:

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import Polygon
 
+from .figsave import save
 from .pool import GroupResult, PoolResult
 
 ROW_INCHES = 0.28  # per plotted row, so that 40 studies stay legible
@@ -93,11 +94,4 @@ def draw(res: PoolResult, path: Path) -> None:
              "(the ranked candidates of study_summary)",
              fontsize=7, color="#555555")
     fig.subplots_adjust(left=0.32, right=0.78, top=1 - 0.5 / fig_h, bottom=0.75 / fig_h)
-    path = Path(path)
-    if path.suffix.lower() == ".svg":
-        # Fixed ids and no date: the same data give the same bytes.
-        with plt.rc_context({"svg.hashsalt": "pedall", "svg.fonttype": "path"}):
-            fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
-    else:
-        fig.savefig(path, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save(fig, path)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from .figsave import save
 from .jsonout import dumps
 from .opening import connect
 from .pool import PoolResult, StudyRow, pool
@@ -322,10 +323,4 @@ def draw_bubbles(mr: MetaRegression, path: Path) -> None:
              f"k = {f.k}; R² = {f.r2:.0f}% · bubble area: weight 1/(vi + tau²) · band: 95% CI of the fit",
              fontsize=7, color="#555555")
     fig.subplots_adjust(bottom=0.14)
-    path = Path(path)
-    if path.suffix.lower() == ".svg":
-        with plt.rc_context({"svg.hashsalt": "pedall", "svg.fonttype": "path"}):
-            fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
-    else:
-        fig.savefig(path, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save(fig, path)

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from .figsave import save
 from .replicate import Replication
 
 ROW_INCHES = 0.55
@@ -51,10 +52,4 @@ def draw(rep: Replication, path: Path) -> None:
     fig.text(0.01, 0.01, f"pedall {rep.version} · pedall uses the review's model, tau² method and transform where "
              "it has them (pedall replicate says where not) · its own studies and figures", fontsize=7, color="#555555")
     fig.subplots_adjust(left=0.42, right=0.97, top=1 - 0.55 / fig_h, bottom=0.7 / fig_h)
-    path = Path(path)
-    if path.suffix.lower() == ".svg":
-        with plt.rc_context({"svg.hashsalt": "pedall", "svg.fonttype": "path"}):
-            fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
-    else:
-        fig.savefig(path, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save(fig, path)
