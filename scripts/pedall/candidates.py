@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from .rpackage import r_cell  # one way of writing a cell R reads back
+
 NAME = "summary_candidates.csv"
 
 # source_table, family or event group, lowest grade (adverse events), then the columns both views share
@@ -34,15 +36,6 @@ ORDER BY source_table DESC, family, grade_min, study_id, timepoint_months NULLS 
 """
 
 
-def _cell(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return repr(v)  # shortest round-trip form: R reads back the same double
-    return str(v)
-
 
 def write(db: Path, path: Path) -> None:
     con = duckdb.connect(str(db), read_only=True)
@@ -55,4 +48,4 @@ def write(db: Path, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(cols)
-        w.writerows([_cell(v) for v in r] for r in rows)
+        w.writerows([r_cell(v) for v in r] for r in rows)

@@ -160,7 +160,8 @@ def objects(pkg: Package, con: Any) -> list[DataObject]:
     return out
 
 
-def _cell(v: Any) -> str:
+def r_cell(v: Any) -> str:
+    """A value as a CSV cell R reads back unchanged (empty for NULL, true/false, NaN/Inf, ISO dates)."""
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -176,7 +177,7 @@ def _csv(obj: DataObject, path: Path) -> None:
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow([c.name for c in obj.columns])
-        w.writerows([_cell(v) for v in r] for r in obj.rows or [])
+        w.writerows([r_cell(v) for v in r] for r in obj.rows or [])
 
 
 def _rd(text: str) -> str:
