@@ -41,6 +41,17 @@ def copy_fixture(dest: Path) -> Path:
     return dest
 
 
+def query_db(db: Path, sql: str) -> list[tuple]:
+    """The rows of `sql` on a release database, opened read-only and closed again."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def require(available: bool, what: str, install: str) -> None:
     """Skip a test whose external tool is missing, except in CI (CI set), where that is a failure."""
     if available:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from conftest import query_db
 from editing import add_row
 from pedall.pool import pool, render
 from test_evidence_rules import _db, _pub, _study
@@ -79,14 +79,6 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _db(root, tmp_path_factory.mktemp("cand-db"))
 
 
-def _one(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_the_family_uses_the_first_member_that_can_be_pooled(db: Path) -> None:
     res = pool(db, "complete_remission", design="all", by="response_definition", drop=("fake-delta",))
     got = {s.study_id: (s.xi, s.n, s.response_definition) for s in res.studies}
@@ -96,18 +88,18 @@ def test_the_family_uses_the_first_member_that_can_be_pooled(db: Path) -> None:
     assert "cr" in {g.group for g in res.groups}
     # the single measure still pools under its own name; there zz-trial has nothing poolable
     assert ("zz-trial", "no count and no N reported") in pool(db, "cr_cri", drop=("fake-delta",)).excluded
-    summary = _one(db, "SELECT complete_remission_percent, response_definition FROM study_summary "
+    summary = query_db(db, "SELECT complete_remission_percent, response_definition FROM study_summary "
                        "WHERE study_id = 'zz-trial'")
     assert summary == [(70.0, "cr")]
-    cov = _one(db, "SELECT value, response_definition, poolable FROM coverage "
+    cov = query_db(db, "SELECT value, response_definition, poolable FROM coverage "
                    "WHERE study_id = 'zz-trial' AND item = 'complete_remission'")
     assert cov == [("7/10 70.0% (cr)", "cr", True)]
 
 
 def test_a_count_is_derived_from_a_printed_percent_and_the_flow(db: Path) -> None:
-    assert _one(db, "SELECT n_events, n_total, events_derived, total_from_flow, n_counts_matching "
+    assert query_db(db, "SELECT n_events, n_total, events_derived, total_from_flow, n_counts_matching "
                     "FROM proportion_counts WHERE row_id = 'zz-zuma-neuro'") == [(5, 24, True, True, 1)]
-    assert _one(db, "SELECT n_events, n_total, events_derived, n_counts_matching FROM proportion_counts "
+    assert query_db(db, "SELECT n_events, n_total, events_derived, n_counts_matching FROM proportion_counts "
                     "WHERE row_id = 'zz-zuma-cr-cri'") == [(None, 578, False, 5)]
     res = pool(db, "neurotoxicity", grade_min=3)
     zuma = next(s for s in res.studies if s.study_id == "zz-zuma")
@@ -127,7 +119,7 @@ def test_grade_3_only_is_not_grade_3_plus_but_a_sum_to_grade_5_is(db: Path) -> N
     assert crs["zz-zuma"].grade_basis == "severe_undefined"
     text = render(pool(db, "crs", grade_min=3))
     assert "summed from grades 3 + 4-5" in text and '"severe" (grade not defined) counted as grade ≥3' in text
-    cov = dict(_one(db, "SELECT item, value FROM coverage WHERE study_id = 'zz-trial'"))
+    cov = dict(query_db(db, "SELECT item, value FROM coverage WHERE study_id = 'zz-trial'"))
     assert cov["neurotox_grade3plus"] is None and cov["crs_grade3plus"] == "4/10 40.0% (grades 3 + 4-5)"
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import duckdb
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
+from conftest import query_db
 from pedall.estimates import (
     clopper_pearson,
     counts_matching,
@@ -64,29 +64,21 @@ def test_standard_error_from_a_ci_by_hand() -> None:
         (math.log(-math.log(0.4)) - math.log(-math.log(0.6))) / (2 * 1.959963984540054))
 
 
-def _rows(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_the_views_compute_what_the_functions_compute(real_release: Path) -> None:
     db = real_release / DB_NAME
-    rows = _rows(db, "SELECT xi, ni, wilson_lower_percent, wilson_upper_percent, yi, vi FROM binary_outcomes")
+    rows = query_db(db, "SELECT xi, ni, wilson_lower_percent, wilson_upper_percent, yi, vi FROM binary_outcomes")
     assert len(rows) > 50
     for x, n, lo, hi, yi, vi in rows:
         w = wilson(x, n)
         assert (lo, hi) == pytest.approx((100 * w[0], 100 * w[1]), abs=1e-9), (x, n)
         assert (yi, vi) == pytest.approx(plo(x, n), abs=1e-9), (x, n)
-    surv = _rows(db, "SELECT ci_lower, ci_upper, ci_level, se_percent FROM survival_outcomes "
+    surv = query_db(db, "SELECT ci_lower, ci_upper, ci_level, se_percent FROM survival_outcomes "
                      "WHERE se_percent IS NOT NULL")
     assert surv
     for lo, hi, level, se in surv:
         assert se == pytest.approx(se_from_ci(lo, hi, level), abs=1e-9)
     # every count the views derive, and every count they do not, is what derived_count says
-    derived = _rows(db, """
+    derived = query_db(db, """
         SELECT c.row_id, c.n_events, c.n_total, c.events_derived, c.n_counts_matching, r.estimate, r.n
         FROM proportion_counts c JOIN (
           SELECT outcome_id AS row_id, estimate, n_total AS n FROM outcomes WHERE estimate_type = 'proportion'

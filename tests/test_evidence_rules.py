@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from conftest import query_db
 from editing import add_row, problems, set_cell
 from pedall import database, parquet
 from pedall.package import load_package
@@ -71,23 +71,16 @@ def scenario(repo: Path, tmp_path: Path) -> Path:
     return repo
 
 
-def _one(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_a_trial_report_wins_over_a_newer_third_party_summary(scenario: Path, tmp_path: Path) -> None:
     db = _db(scenario, tmp_path)
-    assert _one(db, "SELECT publication_id FROM latest_outcomes WHERE arm_id = 'zz-trial/a'") == [("zz-primary-2020",)]
-    rows = _one(db, "SELECT measure, publication_id, third_party FROM latest_outcomes_all "
+    assert query_db(db, "SELECT publication_id FROM latest_outcomes WHERE arm_id = 'zz-trial/a'") == [
+        ("zz-primary-2020",)]
+    rows = query_db(db, "SELECT measure, publication_id, third_party FROM latest_outcomes_all "
                     "WHERE arm_id = 'zz-trial/a' ORDER BY measure")
     assert rows == [("cr_cri", "zz-primary-2020", False), ("efs", "zz-review-2024", True)]
     trial = next(s for s in pool(db, "cr_cri").studies if s.study_id == "zz-trial")
     assert (trial.xi, trial.n, trial.publication_id) == (8, 10, "zz-primary-2020")
-    summary = _one(db, "SELECT complete_remission_percent, response_definition, efs_12m_percent FROM study_summary "
+    summary = query_db(db, "SELECT complete_remission_percent, response_definition, efs_12m_percent FROM study_summary "
                        "WHERE study_id = 'zz-trial'")
     assert summary == [(80.0, "cr_cri", None)]
 
@@ -134,15 +127,15 @@ def test_coverage_gives_the_best_figure_or_why_there_is_none(scenario: Path, tmp
     add_row(scenario, "publications", publication_id="zz-unread-2021", study_id="zz-unread", first_author="Doe J",
             year="2021", journal="X", title="T", report_type="primary", evidence_read="not_found")
     db = _db(scenario, tmp_path)
-    cov = dict(((s, i), (st, v)) for s, i, st, v in _one(
+    cov = dict(((s, i), (st, v)) for s, i, st, v in query_db(
         db, "SELECT study_id, item, status, value FROM coverage WHERE study_id LIKE 'zz-%'"))
     assert cov[("zz-trial", "complete_remission")] == ("reported", "8/10 80.0%")  # computed from the counts
     assert cov[("zz-trial", "efs")][0] == "third_party_only"
     assert cov[("zz-trial", "os")] == ("not_in_readable_sources", None)
     assert cov[("zz-trial", "sos_vod")][0] == "not_applicable"
     assert {st for (s, _), (st, _) in cov.items() if s == "zz-unread"} == {"source_not_readable", "not_applicable"}
-    n_items = _one(db, "SELECT count(*) FROM coverage_items")[0][0]
-    assert _one(db, "SELECT count(*) FROM coverage WHERE study_id = 'zz-trial'")[0][0] == n_items
+    n_items = query_db(db, "SELECT count(*) FROM coverage_items")[0][0]
+    assert query_db(db, "SELECT count(*) FROM coverage WHERE study_id = 'zz-trial'")[0][0] == n_items
 
 
 def test_an_analysis_set_never_stands_for_its_study(scenario: Path, tmp_path: Path) -> None:
@@ -151,7 +144,7 @@ def test_an_analysis_set_never_stands_for_its_study(scenario: Path, tmp_path: Pa
             role="analysis_set")
     add_row(scenario, "arms", arm_id="zz-trial/0-high-burden", study_id="zz-trial", label="H", role="factor_group")
     db = _db(scenario, tmp_path)
-    assert _one(db, "SELECT arm_id FROM summary_arms WHERE study_id = 'zz-trial'") == [("zz-trial/a",)]
+    assert query_db(db, "SELECT arm_id FROM summary_arms WHERE study_id = 'zz-trial'") == [("zz-trial/a",)]
 
 
 def test_attribution_is_required_and_enumerated(repo: Path) -> None:

@@ -23,10 +23,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from conftest import copy_fixture
+from conftest import copy_fixture, query_db
 from pedall.release import DB_NAME, build
 
 
@@ -35,14 +34,6 @@ def _pool(db: Path, *args: str) -> dict:
                          capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
-
-
-def _query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 # Grade >=3 CRS of the fixture's three trials: 10/55, 2/12, 1/40 (tau² > 0 under both estimators).
@@ -102,7 +93,7 @@ def test_per_study_exact_cis_equal_r_binom_test(release: Path) -> None:
 
 
 def test_survival_standard_errors_use_each_cis_own_z(release: Path) -> None:
-    se = dict(_query(release / DB_NAME, "SELECT outcome_id, se_percent FROM survival_outcomes"))
+    se = dict(query_db(release / DB_NAME, "SELECT outcome_id, se_percent FROM survival_outcomes"))
     # (upper - lower) / (2 z): z = 1.959964 for a 95% CI, 1.644854 for a 90% CI, by hand
     assert math.isclose(se["fake-2023-alpha-efs-12m"], 7.142988396945156, rel_tol=1e-9)  # 36-64, 95%
     assert math.isclose(se["fake-2021-beta-efs-12m"], 18.238704957353075, rel_tol=1e-9)  # 20-80, 90%
@@ -160,7 +151,7 @@ def edited(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_nonrandomized_multiarm_is_an_interventional_design(edited: Path) -> None:
-    assert _query(edited, "SELECT design, design_group FROM study_summary WHERE study_id = 'fake-beta'") == [
+    assert query_db(edited, "SELECT design, design_group FROM study_summary WHERE study_id = 'fake-beta'") == [
         ("nonrandomized_multiarm", "interventional")]
     ids = [s["study_id"] for s in _pool(edited, "cr_cri")["studies"]]  # interventional trials by default
     assert ids == ["fake-alpha", "fake-beta", "fake-gamma"]
@@ -168,14 +159,14 @@ def test_nonrandomized_multiarm_is_an_interventional_design(edited: Path) -> Non
 
 
 def test_study_summary_leaves_out_third_party_figures(edited: Path) -> None:
-    ((n_pub, n_treated, cr, os12, crs),) = _query(edited, """SELECT n_publications, n_treated,
+    ((n_pub, n_treated, cr, os12, crs),) = query_db(edited, """SELECT n_publications, n_treated,
         complete_remission_percent, os_12m_percent, crs_grade3plus_percent FROM study_summary
         WHERE study_id = 'fake-gamma'""")
     # the trial's own report only: one publication, no N treated, CR/CRi 30/40, no 12-month OS, CRS 1/40
     assert (n_pub, n_treated, os12) == (1, None, None)
     assert math.isclose(cr, 75.0) and math.isclose(crs, 2.5)
     # fake-delta: its only grade >=3 CRS count is a review's
-    assert _query(edited, "SELECT crs_grade3plus_percent FROM study_summary WHERE study_id = 'fake-delta'") == [
+    assert query_db(edited, "SELECT crs_grade3plus_percent FROM study_summary WHERE study_id = 'fake-delta'") == [
         (None,)]
 
 
